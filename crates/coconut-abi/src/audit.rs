@@ -1,0 +1,325 @@
+//! The audit event: kinds, the fixed 56-byte little-endian header, and the binary row header.
+//!
+//! Job: the exact bytes that the chain hashes (`hash_n = BLAKE3(hash_{n-1} || event_n)`) and
+//! that `agent_audit_query` returns, encoded and decoded without allocation. The header layout
+//! is given as offset constants (`AUDIT_OFF_*`) so C, Rust and the documentation quote the same
+//! numbers. The JSON names of the kinds are those of `chain.log` lines.
+//!
+//! Constraints: no_std, no heap, no panics; decoding rejects anything malformed.
+
+use super::layout::AgentAuditRowHdr;
+use super::limits::{
+    AGENT_AUDIT_DETAIL_MAX, AGENT_AUDIT_EVENT_HDR_SIZE, AGENT_AUDIT_ROW_HDR_LEN,
+    AGENT_AUDIT_ROW_MAX, AGENT_AUDIT_ROW_MIN,
+};
+
+/// The first four bytes of every event.
+pub const AUDIT_EVENT_MAGIC: [u8; 4] = *b"CCA1";
+/// The BLAKE3 `derive_key` context of a boot's genesis hash (the key material is
+/// `seed || boot` with `boot` as 8 little-endian bytes).
+pub const AUDIT_GENESIS_CONTEXT: &str = "coconut-os audit genesis v1";
+
+/// Offset of `magic` (4 bytes).
+pub const AUDIT_OFF_MAGIC: usize = 0;
+/// Offset of `kind` (u32).
+pub const AUDIT_OFF_KIND: usize = 4;
+/// Offset of `seq` (u64).
+pub const AUDIT_OFF_SEQ: usize = 8;
+/// Offset of `boot` (u64).
+pub const AUDIT_OFF_BOOT: usize = 16;
+/// Offset of `time_ns` (u64, CLOCK_REALTIME).
+pub const AUDIT_OFF_TIME_NS: usize = 24;
+/// Offset of `actor` (u64 AID).
+pub const AUDIT_OFF_ACTOR: usize = 32;
+/// Offset of `subject` (u64 AID).
+pub const AUDIT_OFF_SUBJECT: usize = 40;
+/// Offset of `result` (i32: 0 or -errno).
+pub const AUDIT_OFF_RESULT: usize = 48;
+/// Offset of `detail_len` (u32).
+pub const AUDIT_OFF_DETAIL_LEN: usize = 52;
+/// Offset of the detail text.
+pub const AUDIT_OFF_DETAIL: usize = 56;
+
+const _: () = assert!(AUDIT_OFF_DETAIL == AGENT_AUDIT_EVENT_HDR_SIZE);
+
+/// The kind of an audit event (`AGENT_AUDIT_KIND_*` in the uapi header). 0 is not a kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u32)]
+pub enum AuditKind {
+    /// First row of a boot (seq 0).
+    Boot = 1,
+    /// Links this boot's chain to the previous boot's head (seq 1 when a previous chain exists).
+    Link = 2,
+    /// An `agent_spawn` call, successful or not.
+    Spawn = 3,
+    /// An `agent_attest` call that returned a chain.
+    Attest = 4,
+    /// An `agent_quota` SET or CHARGE (GET is not audited).
+    Quota = 5,
+    /// An `agent_cap_grant` call.
+    CapGrant = 6,
+    /// An `agent_cap_revoke` call.
+    CapRevoke = 7,
+    /// The LSM denied an operation for lack of a capability.
+    CapDeny = 8,
+    /// An `agent_audit_query` call.
+    AuditQuery = 9,
+    /// An `agent_memory_tier` call.
+    MemoryTier = 10,
+    /// A state transition.
+    State = 11,
+    /// A member task exited.
+    Exit = 12,
+    /// The sealer rotated `chain.log` into a shard.
+    Rotate = 13,
+}
+
+impl AuditKind {
+    /// Every kind, in id order.
+    pub const ALL: [AuditKind; 13] = [
+        AuditKind::Boot,
+        AuditKind::Link,
+        AuditKind::Spawn,
+        AuditKind::Attest,
+        AuditKind::Quota,
+        AuditKind::CapGrant,
+        AuditKind::CapRevoke,
+        AuditKind::CapDeny,
+        AuditKind::AuditQuery,
+        AuditKind::MemoryTier,
+        AuditKind::State,
+        AuditKind::Exit,
+        AuditKind::Rotate,
+    ];
+    /// The last kind.
+    pub const LAST: AuditKind = AuditKind::Rotate;
+
+    /// The kind with this id.
+    pub const fn from_u32(id: u32) -> Option<AuditKind> {
+        Some(match id {
+            1 => AuditKind::Boot,
+            2 => AuditKind::Link,
+            3 => AuditKind::Spawn,
+            4 => AuditKind::Attest,
+            5 => AuditKind::Quota,
+            6 => AuditKind::CapGrant,
+            7 => AuditKind::CapRevoke,
+            8 => AuditKind::CapDeny,
+            9 => AuditKind::AuditQuery,
+            10 => AuditKind::MemoryTier,
+            11 => AuditKind::State,
+            12 => AuditKind::Exit,
+            13 => AuditKind::Rotate,
+            _ => return None,
+        })
+    }
+
+    /// The name in `chain.log` JSON lines (`"kind":"spawn"`).
+    pub const fn json_name(self) -> &'static str {
+        match self {
+            AuditKind::Boot => "boot",
+            AuditKind::Link => "link",
+            AuditKind::Spawn => "spawn",
+            AuditKind::Attest => "attest",
+            AuditKind::Quota => "quota",
+            AuditKind::CapGrant => "cap_grant",
+            AuditKind::CapRevoke => "cap_revoke",
+            AuditKind::CapDeny => "cap_deny",
+            AuditKind::AuditQuery => "audit_query",
+            AuditKind::MemoryTier => "memory_tier",
+            AuditKind::State => "state",
+            AuditKind::Exit => "exit",
+            AuditKind::Rotate => "rotate",
+        }
+    }
+
+    /// The kind with this JSON name.
+    pub fn from_json_name(name: &[u8]) -> Option<AuditKind> {
+        AuditKind::ALL
+            .into_iter()
+            .find(|k| k.json_name().as_bytes() == name)
+    }
+
+    /// The bit of this kind in `agent_audit_filter.kinds`.
+    pub const fn filter_bit(self) -> u64 {
+        1u64 << (self as u32)
+    }
+}
+
+impl core::fmt::Display for AuditKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.json_name())
+    }
+}
+
+/// The fixed header of an audit event (everything but the detail text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventHeader {
+    /// What happened.
+    pub kind: AuditKind,
+    /// Global sequence number within the boot (0 = the boot row).
+    pub seq: u64,
+    /// Boot counter.
+    pub boot: u64,
+    /// CLOCK_REALTIME in nanoseconds.
+    pub time_ns: u64,
+    /// Raw AID of the agent that acted.
+    pub actor: u64,
+    /// Raw AID of the agent the event is about.
+    pub subject: u64,
+    /// 0 or -errno.
+    pub result: i32,
+    /// Length of the detail text that follows, at most `AGENT_AUDIT_DETAIL_MAX`.
+    pub detail_len: u32,
+}
+
+/// Why bytes are not a valid audit event or row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditDecodeError {
+    /// Fewer bytes than the fixed header.
+    Truncated,
+    /// The magic is not `CCA1`.
+    BadMagic,
+    /// The kind is 0 or unknown.
+    UnknownKind,
+    /// `detail_len` is larger than `AGENT_AUDIT_DETAIL_MAX`.
+    DetailTooLong,
+    /// The byte count does not match the lengths the header declares.
+    LengthMismatch,
+    /// The detail is not UTF-8.
+    DetailNotUtf8,
+    /// A reserved field is not zero.
+    ReservedNotZero,
+}
+
+impl core::fmt::Display for AuditDecodeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            AuditDecodeError::Truncated => "audit event or row is shorter than its fixed header",
+            AuditDecodeError::BadMagic => "audit event does not start with the magic \"CCA1\"",
+            AuditDecodeError::UnknownKind => "audit event kind is 0 or unknown",
+            AuditDecodeError::DetailTooLong => "audit event detail_len is larger than 256",
+            AuditDecodeError::LengthMismatch => {
+                "audit event or row length does not match its declared lengths"
+            }
+            AuditDecodeError::DetailNotUtf8 => "audit event detail is not UTF-8",
+            AuditDecodeError::ReservedNotZero => "audit row reserved field is not zero",
+        })
+    }
+}
+
+fn put_u32(out: &mut [u8; AGENT_AUDIT_EVENT_HDR_SIZE], off: usize, v: u32) {
+    if let Some(dst) = out.get_mut(off..off + 4) {
+        dst.copy_from_slice(&v.to_le_bytes());
+    }
+}
+
+fn put_u64(out: &mut [u8; AGENT_AUDIT_EVENT_HDR_SIZE], off: usize, v: u64) {
+    if let Some(dst) = out.get_mut(off..off + 8) {
+        dst.copy_from_slice(&v.to_le_bytes());
+    }
+}
+
+fn get_u32(bytes: &[u8], off: usize) -> Option<u32> {
+    let b: [u8; 4] = bytes.get(off..off.checked_add(4)?)?.try_into().ok()?;
+    Some(u32::from_le_bytes(b))
+}
+
+fn get_u64(bytes: &[u8], off: usize) -> Option<u64> {
+    let b: [u8; 8] = bytes.get(off..off.checked_add(8)?)?.try_into().ok()?;
+    Some(u64::from_le_bytes(b))
+}
+
+/// Encodes the fixed 56-byte event header (little-endian). The detail text follows it.
+pub fn encode_event_header(h: &EventHeader) -> [u8; AGENT_AUDIT_EVENT_HDR_SIZE] {
+    let mut out = [0u8; AGENT_AUDIT_EVENT_HDR_SIZE];
+    if let Some(dst) = out.get_mut(AUDIT_OFF_MAGIC..AUDIT_OFF_MAGIC + 4) {
+        dst.copy_from_slice(&AUDIT_EVENT_MAGIC);
+    }
+    put_u32(&mut out, AUDIT_OFF_KIND, h.kind as u32);
+    put_u64(&mut out, AUDIT_OFF_SEQ, h.seq);
+    put_u64(&mut out, AUDIT_OFF_BOOT, h.boot);
+    put_u64(&mut out, AUDIT_OFF_TIME_NS, h.time_ns);
+    put_u64(&mut out, AUDIT_OFF_ACTOR, h.actor);
+    put_u64(&mut out, AUDIT_OFF_SUBJECT, h.subject);
+    put_u32(&mut out, AUDIT_OFF_RESULT, h.result as u32);
+    put_u32(&mut out, AUDIT_OFF_DETAIL_LEN, h.detail_len);
+    out
+}
+
+/// Decodes the fixed event header from the start of `bytes` (which may continue with the
+/// detail). Checks the magic, the kind and the detail bound.
+pub fn decode_event_header(bytes: &[u8]) -> Result<EventHeader, AuditDecodeError> {
+    if bytes.len() < AGENT_AUDIT_EVENT_HDR_SIZE {
+        return Err(AuditDecodeError::Truncated);
+    }
+    if bytes.get(AUDIT_OFF_MAGIC..AUDIT_OFF_MAGIC + 4) != Some(&AUDIT_EVENT_MAGIC[..]) {
+        return Err(AuditDecodeError::BadMagic);
+    }
+    let t = AuditDecodeError::Truncated;
+    let kind = get_u32(bytes, AUDIT_OFF_KIND).ok_or(t)?;
+    let kind = AuditKind::from_u32(kind).ok_or(AuditDecodeError::UnknownKind)?;
+    let detail_len = get_u32(bytes, AUDIT_OFF_DETAIL_LEN).ok_or(t)?;
+    if detail_len as usize > AGENT_AUDIT_DETAIL_MAX {
+        return Err(AuditDecodeError::DetailTooLong);
+    }
+    Ok(EventHeader {
+        kind,
+        seq: get_u64(bytes, AUDIT_OFF_SEQ).ok_or(t)?,
+        boot: get_u64(bytes, AUDIT_OFF_BOOT).ok_or(t)?,
+        time_ns: get_u64(bytes, AUDIT_OFF_TIME_NS).ok_or(t)?,
+        actor: get_u64(bytes, AUDIT_OFF_ACTOR).ok_or(t)?,
+        subject: get_u64(bytes, AUDIT_OFF_SUBJECT).ok_or(t)?,
+        result: get_u32(bytes, AUDIT_OFF_RESULT).ok_or(t)? as i32,
+        detail_len,
+    })
+}
+
+/// Decodes a whole event: the header and exactly `detail_len` bytes of UTF-8 detail, nothing
+/// more. Returns the header and the detail.
+pub fn decode_event(bytes: &[u8]) -> Result<(EventHeader, &str), AuditDecodeError> {
+    let h = decode_event_header(bytes)?;
+    let detail = bytes
+        .get(AUDIT_OFF_DETAIL..)
+        .ok_or(AuditDecodeError::Truncated)?;
+    if detail.len() != h.detail_len as usize {
+        return Err(AuditDecodeError::LengthMismatch);
+    }
+    let detail = core::str::from_utf8(detail).map_err(|_| AuditDecodeError::DetailNotUtf8)?;
+    Ok((h, detail))
+}
+
+/// Encodes a binary row header (72 bytes: `row_len`, `reserved`, `prev`, `hash`).
+pub fn encode_row_header(h: &AgentAuditRowHdr) -> [u8; AGENT_AUDIT_ROW_HDR_LEN] {
+    let mut out = [0u8; AGENT_AUDIT_ROW_HDR_LEN];
+    let (len, rest) = out.split_at_mut(4);
+    len.copy_from_slice(&h.row_len.to_le_bytes());
+    let (reserved, rest) = rest.split_at_mut(4);
+    reserved.copy_from_slice(&h.reserved.to_le_bytes());
+    let (prev, hash) = rest.split_at_mut(32);
+    prev.copy_from_slice(&h.prev);
+    hash.copy_from_slice(&h.hash);
+    out
+}
+
+/// Decodes a binary row header from the start of `bytes` and checks it: `reserved` is 0 and
+/// `row_len` lies between `AGENT_AUDIT_ROW_MIN` (128) and `AGENT_AUDIT_ROW_MAX` (384).
+pub fn decode_row_header(bytes: &[u8]) -> Result<AgentAuditRowHdr, AuditDecodeError> {
+    let t = AuditDecodeError::Truncated;
+    let row_len = get_u32(bytes, 0).ok_or(t)?;
+    let reserved = get_u32(bytes, 4).ok_or(t)?;
+    let prev: [u8; 32] = bytes.get(8..40).ok_or(t)?.try_into().map_err(|_| t)?;
+    let hash: [u8; 32] = bytes.get(40..72).ok_or(t)?.try_into().map_err(|_| t)?;
+    if reserved != 0 {
+        return Err(AuditDecodeError::ReservedNotZero);
+    }
+    if (row_len as usize) < AGENT_AUDIT_ROW_MIN || (row_len as usize) > AGENT_AUDIT_ROW_MAX {
+        return Err(AuditDecodeError::LengthMismatch);
+    }
+    Ok(AgentAuditRowHdr {
+        row_len,
+        reserved,
+        prev,
+        hash,
+    })
+}

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+//! Coconut OS agent subsystem: the Rust core behind the eight agent system calls (472–479).
+//!
+//! Called from the system call glue in `agent.c`, in process context, with the caller's user
+//! addresses as plain integers: this file never dereferences them; it copies through the two C
+//! helpers declared in `agent.h` (`copy_struct_from_user()` and `copy_from_user()` are inline C).
+//!
+//! The argument checks and their order are those of the shared `coconut_abi` crate, the very
+//! source files of `crates/coconut-abi` laid under `shared/` by `cargo xtask kernel`, so the
+//! kernel and user space cannot disagree on an errno. `docs/abi.md` is the contract.
+//!
+//! Status (walking skeleton): every call runs all of its pure checks and the copies they need,
+//! then answers `-EOPNOTSUPP` for a valid request it cannot serve yet, except
+//! `agent_attest(0, NULL, 0, AGENT_ATTEST_ABI_VERSION)`, which reports the ABI version. Nothing
+//! here pretends to spawn, grant or audit.
+//!
+//! Constraints: no allocation yet, no panics on user input, a `// SAFETY:` comment on every
+//! `unsafe` block.
+
+use core::ffi::{c_int, c_long, c_ulong, c_void};
+
+use kernel::prelude::*;
+
+#[allow(clippy::all, unreachable_pub)]
+#[path = "shared/coconut_abi/lib.rs"]
+pub mod coconut_abi;
+
+use coconut_abi::limits::{AGENT_ABI_VERSION, AGENT_SCOPE_MAX};
+use coconut_abi::{
+    check_attest, check_cap_call, check_scope_arg, validate_audit_query, validate_memory_tier,
+    validate_quota, validate_spawn, AgentAuditFilter, AgentBudget, AgentMemRequest,
+    AgentSpawnArgs, AttestRequest, CapCall, Errno, NR_AGENT_MEMORY_TIER, NR_AGENT_SPAWN,
+};
+
+/// The prefix of this object's kernel log lines (`pr_info!` reads `crate::__LOG_PREFIX`).
+const __LOG_PREFIX: &[u8] = b"coconut_agent\0";
+
+extern "C" {
+    fn coconut_agent_copy_struct(dst: *mut c_void, ksize: usize, usrc: c_ulong, usize: usize) -> c_int;
+    fn coconut_agent_copy_from_user(dst: *mut c_void, usrc: c_ulong, len: usize) -> c_int;
+}
+
+/// A `-errno` return value.
+fn neg(e: Errno) -> c_long {
+    -(e.get() as c_long)
+}
+
+/// The return value of a check pipeline: `ok` on success, `-errno` otherwise.
+fn ret<T>(result: Result<T, Errno>, ok: impl FnOnce(T) -> c_long) -> c_long {
+    match result {
+        Ok(value) => ok(value),
+        Err(e) => neg(e),
+    }
+}
+
+/// Maps a negative errno from the C helpers back to an [`Errno`] (`EFAULT` if unknown).
+fn from_c(err: c_int) -> Errno {
+    Errno::from_raw(err.saturating_neg()).unwrap_or(Errno::EFAULT)
+}
+
+/// Copies a size-versioned struct of `size` user bytes at `usrc` (copy_struct_from_user
+/// semantics: zero-filled when shorter, `E2BIG` for non-zero unknown trailing bytes).
+fn copy_struct<T: Default + Copy>(usrc: c_ulong, size: usize) -> Result<T, Errno> {
+    let mut value = T::default();
+    // SAFETY: `value` is a valid, writable `T` of `size_of::<T>()` bytes for the duration of
+    // the call; every `T` used here is a `#[repr(C)]` struct of integers without padding (the
+    // ABI crate asserts their layouts), so any bytes written make a valid `T`. `usrc` is only
+    // passed on to the C helper, which reads it as a user address with uaccess checks.
+    let err = unsafe {
+        coconut_agent_copy_struct(
+            (&mut value as *mut T).cast::<c_void>(),
+            core::mem::size_of::<T>(),
+            usrc,
+            size,
+        )
+    };
+    if err != 0 {
+        return Err(from_c(err));
+    }
+    Ok(value)
+}
+
+/// Copies exactly `dst.len()` user bytes at `usrc` into `dst`.
+fn copy_bytes(dst: &mut [u8], usrc: c_ulong) -> Result<(), Errno> {
+    // SAFETY: `dst` is valid for writes of `dst.len()` bytes for the duration of the call;
+    // the C helper reads `usrc` as a user address with uaccess checks.
+    let err = unsafe { coconut_agent_copy_from_user(dst.as_mut_ptr().cast::<c_void>(), usrc, dst.len()) };
+    if err != 0 {
+        return Err(from_c(err));
+    }
+    Ok(())
+}
+
+/// Called once at boot (late_initcall) by `agent.c`. Returns 0.
+#[no_mangle]
+pub extern "C" fn coconut_agent_init() -> c_long {
+    pr_info!(
+        "Rust core initialised (ABI v{}, syscalls {}-{}, skeleton: valid calls answer EOPNOTSUPP)\n",
+        AGENT_ABI_VERSION,
+        NR_AGENT_SPAWN,
+        NR_AGENT_MEMORY_TIER
+    );
+    0
+}
+
+/// `agent_spawn(args, size)`.
+#[no_mangle]
+pub extern "C" fn coconut_agent_spawn(uargs: c_ulong, size: usize) -> c_long {
+    let checked = validate_spawn(uargs == 0, size, || copy_struct::<AgentSpawnArgs>(uargs, size));
+    ret(checked, |_args| {
+        // Next stages (manifest copy and decode, signature, AID allocation, LSM, audit, lane)
+        // arrive with the agent subsystem.
+        neg(Errno::EOPNOTSUPP)
+    })
+}
+
+/// `agent_attest(aid, buf, size, flags)`.
+#[no_mangle]
+pub extern "C" fn coconut_agent_attest(aid: u64, ubuf: c_ulong, size: usize, flags: u32) -> c_long {
+    ret(check_attest(aid, ubuf == 0, size, flags), |req| match req {
+        AttestRequest::AbiVersion => AGENT_ABI_VERSION as c_long,
+        AttestRequest::Length(_) | AttestRequest::Fill(..) => neg(Errno::EOPNOTSUPP),
+    })
+}
+
+/// `agent_quota(aid, kind, budget, size, flags)`.
+#[no_mangle]
+pub extern "C" fn coconut_agent_quota(aid: u64, kind: u32, ubudget: c_ulong, size: usize, flags: u32) -> c_long {
+    let checked = validate_quota(aid, kind, ubudget == 0, size, flags, || copy_struct::<AgentBudget>(ubudget, size));
+    ret(checked, |_| neg(Errno::EOPNOTSUPP))
+}
+
+/// The common path of the three capability calls.
+fn cap_call(call: CapCall, aid: u64, cap: u32, uscope: c_ulong, scope_len: usize, flags: u32) -> c_long {
+    let checked = check_cap_call(call, aid, cap, uscope == 0, scope_len, flags).and_then(|req| {
+        let mut buf = [0u8; AGENT_SCOPE_MAX];
+        // check_cap_call bounded scope_len by AGENT_SCOPE_MAX; `get_mut` keeps this total anyway.
+        let scope = buf.get_mut(..req.scope_len).ok_or(Errno::E2BIG)?;
+        if !scope.is_empty() {
+            copy_bytes(scope, uscope)?;
+        }
+        check_scope_arg(scope)?;
+        Ok(req)
+    });
+    ret(checked, |_| neg(Errno::EOPNOTSUPP))
+}
+
+/// `agent_cap_grant(aid, cap, scope, scope_len, flags)`.
+#[no_mangle]
+pub extern "C" fn coconut_agent_cap_grant(aid: u64, cap: u32, uscope: c_ulong, scope_len: usize, flags: u32) -> c_long {
+    cap_call(CapCall::Grant, aid, cap, uscope, scope_len, flags)
+}
+
+/// `agent_cap_revoke(aid, cap, scope, scope_len, flags)`.
+#[no_mangle]
+pub extern "C" fn coconut_agent_cap_revoke(aid: u64, cap: u32, uscope: c_ulong, scope_len: usize, flags: u32) -> c_long {
+    cap_call(CapCall::Revoke, aid, cap, uscope, scope_len, flags)
+}
+
+/// `agent_cap_present(aid, cap, scope, scope_len, flags)`.
+#[no_mangle]
+pub extern "C" fn coconut_agent_cap_present(aid: u64, cap: u32, uscope: c_ulong, scope_len: usize, flags: u32) -> c_long {
+    cap_call(CapCall::Present, aid, cap, uscope, scope_len, flags)
+}
+
+/// `agent_audit_query(filter, fsize, buf, bufsize)`.
+#[no_mangle]
+pub extern "C" fn coconut_agent_audit_query(ufilter: c_ulong, fsize: usize, ubuf: c_ulong, bufsize: usize) -> c_long {
+    let checked = validate_audit_query(ufilter == 0, fsize, ubuf == 0, bufsize, || {
+        copy_struct::<AgentAuditFilter>(ufilter, fsize)
+    });
+    ret(checked, |_| neg(Errno::EOPNOTSUPP))
+}
+
+/// `agent_memory_tier(aid, tier, req, size)`.
+#[no_mangle]
+pub extern "C" fn coconut_agent_memory_tier(aid: u64, tier: u32, ureq: c_ulong, size: usize) -> c_long {
+    let checked = validate_memory_tier(aid, tier, ureq == 0, size, || copy_struct::<AgentMemRequest>(ureq, size));
+    ret(checked, |_| neg(Errno::EOPNOTSUPP))
+}

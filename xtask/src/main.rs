@@ -1,0 +1,65 @@
+//! `cargo xtask`: the one entry point for building, booting and testing Coconut OS.
+//!
+//! The command line is declared here, in one place; each subcommand lives in its own module.
+//! Long work is a pipeline of named stages that print a progress line each (see [`stage`]).
+//! Everything a subcommand needs from the host is checked first by [`setup`], which installs what
+//! is missing or names the exact command to run.
+
+mod guest;
+mod initramfs;
+mod kernel;
+mod paths;
+mod qemu;
+mod setup;
+mod stage;
+mod test;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Build, boot and test Coconut OS.
+///
+/// A newcomer on a fresh Debian 12 machine needs two commands: `cargo xtask qemu` builds the
+/// kernel fork and an initramfs and boots them, `cargo xtask test` runs every test tier. Both
+/// install the host tools they need (apt-get as root, `cargo install` for bindgen).
+#[derive(Parser)]
+#[command(name = "cargo xtask", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check the host tools every other subcommand needs and install what is missing.
+    Setup(setup::Args),
+    /// Build the forked kernel (bzImage); the last line on stdout is its absolute path.
+    Kernel(kernel::Args),
+    /// Build the test initramfs (busybox + the workspace's guest binaries); prints its path last.
+    Initramfs(initramfs::Args),
+    /// Build kernel and initramfs, then boot them in QEMU on this terminal (serial console).
+    Qemu(qemu::Args),
+    /// Run every test tier: `cargo test --workspace`, then the in-VM tests.
+    Test(test::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Setup(args) => setup::run(&args),
+        Command::Kernel(args) => kernel::run(&args).map(|path| print_path(&path)),
+        Command::Initramfs(args) => initramfs::run(&args).map(|path| print_path(&path)),
+        Command::Qemu(args) => qemu::run(&args),
+        Command::Test(args) => test::run(&args),
+    };
+    if let Err(err) = result {
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+/// Prints a built artifact's path as the last line on stdout, for other tools to consume.
+fn print_path(path: &PathBuf) {
+    println!("{}", path.display());
+}
