@@ -643,6 +643,17 @@ fn configure(
         build.file_name().unwrap_or_default().to_string_lossy()
     ));
     fs::create_dir_all(&scratch)?;
+    // Kconfig's answer depends on the base target, the fragments, the Kconfig files (upstream's
+    // are fixed by the tarball, ours are in the managed list) and the toolchain versions.
+    let key = config_key(src, config, tc)?;
+    let key_file = scratch.join("config-key");
+    if build.join(".config").exists()
+        && fs::read_to_string(&key_file).ok().as_deref() == Some(key.as_str())
+    {
+        eprintln!("    configuration unchanged");
+        return Ok(());
+    }
+    let _ = fs::remove_file(&key_file);
     let log = scratch.join("config.log");
     stage::run_logged(make_cmd(src, &scratch, tc).arg(&config.base), &log)?;
     let mut merge = Command::new(src.join("scripts/kconfig/merge_config.sh"));
@@ -666,7 +677,33 @@ fn configure(
         fs::write(build.join(".config"), &result)?;
         eprintln!("    .config updated");
     }
+    fs::write(&key_file, key)?;
     Ok(())
+}
+
+/// The inputs of the configuration step, hashed.
+fn config_key(src: &Path, config: &ConfigToml, tc: &setup::KernelToolchain) -> Result<String> {
+    let mut h = blake3::Hasher::new();
+    h.update(PIPELINE_VERSION.as_bytes());
+    // The tree's path names the tarball's sha256 (see `upstream`).
+    h.update(src.to_string_lossy().as_bytes());
+    h.update(config.base.as_bytes());
+    for frag in &config.fragments {
+        h.update(&fs::read(kernel_dir().join("configs").join(frag))?);
+    }
+    let managed = fs::read_to_string(src.with_file_name("managed.txt")).unwrap_or_default();
+    for rel in managed.lines().filter(|l| {
+        l.rsplit('/')
+            .next()
+            .is_some_and(|n| n.starts_with("Kconfig"))
+    }) {
+        h.update(rel.as_bytes());
+        h.update(&fs::read(src.join(rel))?);
+    }
+    for tool in [tc.rustc.as_path(), Path::new("clang"), tc.bindgen.as_path()] {
+        h.update(stage::output(Command::new(tool).arg("--version"))?.as_bytes());
+    }
+    Ok(h.finalize().to_hex().to_string())
 }
 
 /// Every option a fragment sets must survive olddefconfig (Kconfig silently drops options whose

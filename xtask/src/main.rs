@@ -5,6 +5,7 @@
 //! Everything a subcommand needs from the host is checked first by [`setup`], which installs what
 //! is missing or names the exact command to run.
 
+mod bench;
 mod guest;
 mod initramfs;
 mod kernel;
@@ -42,6 +43,8 @@ enum Command {
     Qemu(qemu::Args),
     /// Run every test tier: `cargo test --workspace`, then the in-VM tests.
     Test(test::Args),
+    /// Run the benchmarks (criterion, host) and print their ratios against the reference crates.
+    Bench(bench::Args),
 }
 
 fn main() {
@@ -52,6 +55,7 @@ fn main() {
         Command::Initramfs(args) => initramfs::run(&args).map(|path| print_path(&path)),
         Command::Qemu(args) => qemu::run(&args),
         Command::Test(args) => test::run(&args),
+        Command::Bench(args) => bench::run(&args),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

@@ -28,7 +28,7 @@ pub mod coconut_abi;
 
 use coconut_abi::limits::{AGENT_ABI_VERSION, AGENT_SCOPE_MAX};
 use coconut_abi::{
-    check_attest, check_cap_call, check_scope_arg, validate_audit_query, validate_memory_tier,
+    check_attest, validate_audit_query, validate_cap_call, validate_memory_tier,
     validate_quota, validate_spawn, AgentAuditFilter, AgentBudget, AgentMemRequest,
     AgentSpawnArgs, AttestRequest, CapCall, Errno, NR_AGENT_MEMORY_TIER, NR_AGENT_SPAWN,
 };
@@ -133,15 +133,9 @@ pub extern "C" fn coconut_agent_quota(aid: u64, kind: u32, ubudget: c_ulong, siz
 
 /// The common path of the three capability calls.
 fn cap_call(call: CapCall, aid: u64, cap: u32, uscope: c_ulong, scope_len: usize, flags: u32) -> c_long {
-    let checked = check_cap_call(call, aid, cap, uscope == 0, scope_len, flags).and_then(|req| {
-        let mut buf = [0u8; AGENT_SCOPE_MAX];
-        // check_cap_call bounded scope_len by AGENT_SCOPE_MAX; `get_mut` keeps this total anyway.
-        let scope = buf.get_mut(..req.scope_len).ok_or(Errno::E2BIG)?;
-        if !scope.is_empty() {
-            copy_bytes(scope, uscope)?;
-        }
-        check_scope_arg(scope)?;
-        Ok(req)
+    let mut buf = [0u8; AGENT_SCOPE_MAX];
+    let checked = validate_cap_call(call, aid, cap, uscope == 0, scope_len, flags, &mut buf, |scope| {
+        copy_bytes(scope, uscope)
     });
     ret(checked, |_| neg(Errno::EOPNOTSUPP))
 }
