@@ -1047,7 +1047,7 @@ mod tests {
         )
         .unwrap();
         let good = "CONFIG_A=y\nCONFIG_B=y\n# CONFIG_C is not set\nCONFIG_D=\"x\"\n";
-        verify_config(good, &[frag.clone()]).unwrap();
+        verify_config(good, std::slice::from_ref(&frag)).unwrap();
         let bad = "CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=y\nCONFIG_D=\"x\"\n";
         let err = verify_config(bad, &[frag]).unwrap_err().to_string();
         assert!(
@@ -1106,7 +1106,7 @@ mod tests {
             version: "6.12.999".into(),
             dir: src.clone(),
         };
-        let staging = apply_patches(&u, &[good.clone()]).unwrap();
+        let staging = apply_patches(&u, std::slice::from_ref(&good)).unwrap();
         assert_eq!(
             fs::read_to_string(staging.join("f.txt")).unwrap(),
             "one\nTWO\nthree\n"

@@ -15,7 +15,7 @@ mod setup;
 mod stage;
 mod test;
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use clap::{Parser, Subcommand};
 
@@ -64,6 +64,6 @@ fn main() {
 }
 
 /// Prints a built artifact's path as the last line on stdout, for other tools to consume.
-fn print_path(path: &PathBuf) {
+fn print_path(path: &Path) {
     println!("{}", path.display());
 }

@@ -67,6 +67,9 @@ fn errno_name(e: i32) -> String {
         .unwrap_or_else(|| format!("errno {e}"))
 }
 
+/// One row of a conformance table: what was called, what it answered, what abi.md says.
+type Row<'a> = (&'a str, Result<i64, i32>, Result<i64, Errno>);
+
 /// Checks one call against its documented answer.
 fn expect(what: &str, got: Result<i64, i32>, want: Result<i64, Errno>) -> Result<(), String> {
     let want = want.map_err(Errno::get);
@@ -81,7 +84,7 @@ fn expect(what: &str, got: Result<i64, i32>, want: Result<i64, Errno>) -> Result
 }
 
 /// Runs a table of (description, result, expected) and reports every mismatch.
-fn table(rows: Vec<(&str, Result<i64, i32>, Result<i64, Errno>)>) -> Result<(), String> {
+fn table(rows: Vec<Row<'_>>) -> Result<(), String> {
     let failures: Vec<String> = rows
         .into_iter()
         .filter_map(|(what, got, want)| expect(what, got, want).err())
