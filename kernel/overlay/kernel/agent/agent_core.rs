@@ -34,6 +34,12 @@ pub mod coconut_blake3;
 #[allow(clippy::all, unreachable_pub)]
 #[path = "shared/coconut_cbor/lib.rs"]
 pub mod coconut_cbor;
+#[allow(clippy::all, unreachable_pub)]
+#[path = "shared/coconut_caps/lib.rs"]
+pub mod coconut_caps;
+#[allow(clippy::all, unreachable_pub)]
+#[path = "shared/coconut_audit/lib.rs"]
+pub mod coconut_audit;
 
 use coconut_abi::limits::{AGENT_ABI_VERSION, AGENT_SCOPE_MAX};
 use coconut_abi::{

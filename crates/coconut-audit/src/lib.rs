@@ -1,0 +1,57 @@
+#![cfg_attr(not(CONFIG_RUST), no_std)]
+//! The Coconut OS audit chain, kernel side: everything between "something happened" and a
+//! verifiable row, without allocation.
+//!
+//! Job: encode an audit event (the 56-byte header of `coconut_abi` plus a checked UTF-8 detail,
+//! [`Event`]), compute a boot's genesis hash ([`genesis`]), seal events into the chain
+//! `hash_n = BLAKE3(hash_{n-1} || event_n)` ([`Chain`]), encode and decode the binary rows of
+//! `agent_audit_query` ([`encode_row`], [`decode_row`], [`Rows`]), render `chain.log` JSON lines
+//! ([`render_json_line`]), and verify a sequence of rows, naming the first bad one
+//! ([`Verifier`], [`verify_rows`], [`verify_segment`]). The link row that joins a boot's chain to
+//! the previous boot's head has its detail grammar here ([`PrevBoot`]).
+//!
+//! Constraints: the kernel build includes these files as a module next to `coconut_abi` and
+//! `coconut_blake3`, reached through the `abi` and `blake3` aliases below (never `crate::`), so
+//! the crate is `no_std`, has no dependencies but our own shared crates, no heap, no `unsafe`,
+//! no floats, no 128-bit integers, and cannot panic on any input. Every output goes into a
+//! caller buffer; the largest on-stack value is a [`DetailBuf`] (about 260 bytes).
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+
+#[cfg(CONFIG_RUST)]
+use super::coconut_abi as abi;
+#[cfg(not(CONFIG_RUST))]
+use coconut_abi as abi;
+
+#[cfg(CONFIG_RUST)]
+use super::coconut_blake3 as blake3;
+#[cfg(not(CONFIG_RUST))]
+use coconut_blake3 as blake3;
+
+mod chain;
+mod detail;
+mod error;
+mod event;
+mod hex;
+mod json;
+mod row;
+mod verify;
+
+pub use self::chain::{genesis, Chain, Record, Row};
+pub use self::detail::{DetailBuf, PrevBoot, LINK_DETAIL_MAX};
+pub use self::error::AuditError;
+pub use self::event::{check_detail, Event, EVENT_MAX};
+pub use self::json::{render_json_line, JSON_LINE_MAX};
+pub use self::row::{decode_row, encode_row, RowRef, Rows};
+pub use self::verify::{
+    verify_rows, verify_segment, Summary, Verifier, VerifyError, VerifyErrorKind,
+};
+
+/// Length of a chain hash, in bytes.
+pub const HASH_LEN: usize = 32;
