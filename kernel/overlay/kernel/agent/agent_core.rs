@@ -35,6 +35,9 @@ pub mod coconut_blake3;
 #[path = "shared/coconut_cbor/lib.rs"]
 pub mod coconut_cbor;
 #[allow(clippy::all, unreachable_pub)]
+#[path = "shared/coconut_ed25519/lib.rs"]
+pub mod coconut_ed25519;
+#[allow(clippy::all, unreachable_pub)]
 #[path = "shared/coconut_caps/lib.rs"]
 pub mod coconut_caps;
 #[allow(clippy::all, unreachable_pub)]
@@ -113,6 +116,20 @@ const BLAKE3_ABC: [u8; 32] = [
     0x48, 0xc5, 0x58, 0x46, 0x5d, 0x79, 0xdb, 0x03, 0xfd, 0x35, 0x9c, 0x6c, 0xd5, 0xbd, 0x9d, 0x85,
 ];
 
+/// RFC 8032 section 7.1, TEST 1: the public key.
+const ED25519_TEST1_KEY: [u8; 32] = [
+    0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5, 0x4b, 0xfe, 0xd3, 0xc9, 0x64, 0x07, 0x3a,
+    0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6, 0x23, 0x25, 0xaf, 0x02, 0x1a, 0x68, 0xf7, 0x07, 0x51, 0x1a,
+];
+
+/// RFC 8032 section 7.1, TEST 1: the signature of the empty message.
+const ED25519_TEST1_SIG: [u8; 64] = [
+    0xe5, 0x56, 0x43, 0x00, 0xc3, 0x60, 0xac, 0x72, 0x90, 0x86, 0xe2, 0xcc, 0x80, 0x6e, 0x82, 0x8a,
+    0x84, 0x87, 0x7f, 0x1e, 0xb8, 0xe5, 0xd9, 0x74, 0xd8, 0x73, 0xe0, 0x65, 0x22, 0x49, 0x01, 0x55,
+    0x5f, 0xb8, 0x82, 0x15, 0x90, 0xa3, 0x3b, 0xac, 0xc6, 0x1e, 0x39, 0x70, 0x1c, 0xf9, 0xb4, 0x6b,
+    0xd2, 0x5b, 0xf5, 0xf0, 0x59, 0x5b, 0xbe, 0x24, 0x65, 0x51, 0x41, 0x43, 0x8e, 0x7a, 0x10, 0x0b,
+];
+
 /// Called once at boot (late_initcall) by `agent.c`. Runs the known-answer self-tests of the
 /// shared core, as the kernel's crypto manager does for its algorithms, then returns 0, or
 /// `-ELIBBAD` (80) if a self-test fails; the glue logs that. (Nothing hashes yet; once the audit
@@ -123,8 +140,18 @@ pub extern "C" fn coconut_agent_init() -> c_long {
         pr_err!("BLAKE3 known-answer self-test failed\n");
         return -80; // -ELIBBAD
     }
+    if coconut_ed25519::verify(&ED25519_TEST1_KEY, b"", &ED25519_TEST1_SIG).is_err() {
+        pr_err!("Ed25519 known-answer self-test failed (RFC 8032 TEST 1)\n");
+        return -80; // -ELIBBAD
+    }
+    let mut flipped = ED25519_TEST1_SIG;
+    flipped[0] ^= 1;
+    if coconut_ed25519::verify(&ED25519_TEST1_KEY, b"", &flipped).is_ok() {
+        pr_err!("Ed25519 self-test accepted a corrupted signature\n");
+        return -80; // -ELIBBAD
+    }
     pr_info!(
-        "Rust core initialised (ABI v{}, syscalls {}-{}, skeleton: valid calls answer EOPNOTSUPP)\n",
+        "Rust core initialised (ABI v{}, syscalls {}-{}, BLAKE3 and Ed25519 self-tests passed; skeleton: valid calls answer EOPNOTSUPP)\n",
         AGENT_ABI_VERSION,
         NR_AGENT_SPAWN,
         NR_AGENT_MEMORY_TIER
