@@ -1,34 +1,47 @@
 //! Audit rows in user space: the binary rows of `agent_audit_query` and `chain.log` lines.
 //!
-//! Job: parse a segment returned by `agent_audit_query` into [`AuditRow`]s, render each row
-//! as its `chain.log` JSON line (fixed key order, no spaces), parse such lines back
-//! ([`ChainLogLine`]), and rebuild the hashed event bytes from a line so a verifier can recompute
-//! `BLAKE3(prev || event)`. Formats: `docs/formats/audit.md`.
+//! Job: a std-friendly layer over `coconut-audit`, the crate the kernel itself uses to encode,
+//! render and verify audit rows, so that user space and kernel share one implementation of
+//! each format (`docs/formats/audit.md`). This module adds only what needs std: owned rows
+//! ([`parse_rows`] walks a segment with [`Rows`] and checks each event with [`Event::decode`]),
+//! lines as `String`s ([`AuditRow::to_json`] calls [`render_json_line`]), and parsing of
+//! `chain.log` lines with serde_json ([`ChainLogLine`]; `coconut-audit` has no parser), which
+//! rebuilds the hashed event bytes with [`Event::encode`]. Verification is `coconut-audit`'s
+//! [`Verifier`]; an `&AuditRow` converts into the [`RowRef`] it takes.
 //!
-//! Constraints: strict in both directions: a line is accepted only if rendering it again gives
-//! the same text, so every row has exactly one spelling.
+//! Constraints: strict in both directions and with one renderer: a line is accepted only if
+//! `coconut-audit` renders the row it describes as exactly that text, so every row has one
+//! spelling.
 
-use coconut_abi::limits::AGENT_AUDIT_ROW_HDR_LEN;
-use coconut_abi::{
-    decode_event, decode_row_header, encode_event_header, Aid, AuditDecodeError, AuditKind,
-    EventHeader,
+use coconut_abi::{decode_event_header, Aid, AuditKind, EventHeader, AGENT_AUDIT_ROW_HDR_LEN};
+use serde::Deserialize;
+
+/// The shared audit crate (also compiled into the kernel), for everything not re-exported one
+/// by one, such as its error type `shared::AuditError` and the sealer `shared::Chain`.
+pub use coconut_audit as shared;
+pub use coconut_audit::{
+    render_json_line, verify_rows, verify_segment, Event, RowRef, Rows, Summary, Verifier,
+    VerifyError, VerifyErrorKind, EVENT_MAX, JSON_LINE_MAX,
 };
-use serde::{Deserialize, Serialize};
 
 /// Why audit bytes or a `chain.log` line are malformed.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum AuditError {
-    /// A binary row or event is malformed.
+    /// A binary row, or the event inside it, is malformed (as `coconut-audit` decodes it).
     #[error("binary row at byte {offset}: {reason}")]
     Row {
         /// Offset of the row in the segment.
         offset: usize,
-        /// What is wrong.
-        reason: AuditDecodeError,
+        /// What is wrong, as `coconut-audit` reports it.
+        reason: coconut_audit::AuditError,
     },
     /// A `chain.log` line is not valid JSON of the documented shape.
     #[error("chain.log line is malformed: {0}")]
     Line(String),
+    /// A `chain.log` line has the documented shape, but its fields do not make a valid event
+    /// (for example a detail longer than 256 bytes or with a control character).
+    #[error("chain.log line does not describe a valid audit event: {0}")]
+    Event(coconut_audit::AuditError),
     /// A `chain.log` line is valid but not in the one canonical spelling.
     #[error("chain.log line is not in canonical form (expected {expected})")]
     NotCanonical {
@@ -37,7 +50,8 @@ pub enum AuditError {
     },
 }
 
-/// One row: the chain hashes around an event, and the event itself.
+/// One row: the chain hashes around an event, and the event itself. `event` holds the bytes
+/// that were hashed; `header` and `detail` are their decoded view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRow {
     /// Chain hash before the event.
@@ -52,35 +66,70 @@ pub struct AuditRow {
     pub event: Vec<u8>,
 }
 
+impl AuditRow {
+    /// Copies a row, checking its event with [`Event::decode`] (the ABI's rules plus AIDs and
+    /// the detail rules of `coconut-audit`).
+    pub fn from_row_ref(row: RowRef<'_>) -> Result<AuditRow, coconut_audit::AuditError> {
+        let ev = Event::decode(row.event)?;
+        Ok(AuditRow {
+            prev: *row.prev,
+            hash: *row.hash,
+            header: decode_event_header(row.event)?,
+            detail: ev.detail.to_owned(),
+            event: row.event.to_vec(),
+        })
+    }
+
+    /// The row by reference, as `coconut-audit` takes it.
+    pub fn as_row_ref(&self) -> RowRef<'_> {
+        RowRef {
+            prev: &self.prev,
+            event: &self.event,
+            hash: &self.hash,
+        }
+    }
+
+    /// The row's `chain.log` text: one JSON object, fixed key order, no spaces, no newline,
+    /// rendered by [`render_json_line`]. Fails if `event` does not decode.
+    pub fn to_json(&self) -> Result<String, AuditError> {
+        let mut buf = [0u8; JSON_LINE_MAX];
+        let n = render_json_line(self.as_row_ref(), &mut buf).map_err(AuditError::Event)?;
+        let line = buf
+            .get(..n)
+            .and_then(|l| l.strip_suffix(b"\n"))
+            .unwrap_or(&[]);
+        // The renderer writes UTF-8 only: ASCII around the detail, which is a `str`.
+        Ok(String::from_utf8_lossy(line).into_owned())
+    }
+
+    /// The row's `chain.log` line, parsed back into its fields.
+    pub fn to_line(&self) -> Result<ChainLogLine, AuditError> {
+        serde_json::from_str(&self.to_json()?).map_err(|e| AuditError::Line(e.to_string()))
+    }
+}
+
+impl<'a> From<&'a AuditRow> for RowRef<'a> {
+    fn from(row: &'a AuditRow) -> RowRef<'a> {
+        row.as_row_ref()
+    }
+}
+
 /// Parses a segment written by `agent_audit_query`: whole rows, each a 72-byte row header
 /// then the event.
-pub fn parse_rows(mut bytes: &[u8]) -> Result<Vec<AuditRow>, AuditError> {
+pub fn parse_rows(bytes: &[u8]) -> Result<Vec<AuditRow>, AuditError> {
     let mut rows = Vec::new();
     let mut offset = 0;
-    while !bytes.is_empty() {
+    for row in Rows::new(bytes) {
         let err = |reason| AuditError::Row { offset, reason };
-        let hdr = decode_row_header(bytes).map_err(err)?;
-        let len = hdr.row_len as usize;
-        if bytes.len() < len {
-            return Err(err(AuditDecodeError::Truncated));
-        }
-        let event = &bytes[AGENT_AUDIT_ROW_HDR_LEN..len];
-        let (header, detail) = decode_event(event).map_err(err)?;
-        rows.push(AuditRow {
-            prev: hdr.prev,
-            hash: hdr.hash,
-            header,
-            detail: detail.to_string(),
-            event: event.to_vec(),
-        });
-        bytes = &bytes[len..];
-        offset += len;
+        let row = row.map_err(err)?;
+        rows.push(AuditRow::from_row_ref(row).map_err(err)?);
+        offset += AGENT_AUDIT_ROW_HDR_LEN + row.event.len();
     }
     Ok(rows)
 }
 
-/// One `chain.log` line. Field order is the line's key order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One `chain.log` line, as serde_json parses it. Field order is the line's key order.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChainLogLine {
     /// Sequence number within the boot.
@@ -105,10 +154,7 @@ pub struct ChainLogLine {
     pub hash: String,
 }
 
-fn hex(bytes: &[u8; 32]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
+/// Decodes exactly 64 lowercase hex digits.
 fn unhex(s: &str, what: &str) -> Result<[u8; 32], AuditError> {
     let bad = || AuditError::Line(format!("{what} is not 64 lowercase hex digits"));
     if s.len() != 64
@@ -119,75 +165,41 @@ fn unhex(s: &str, what: &str) -> Result<[u8; 32], AuditError> {
         return Err(bad());
     }
     let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    for (o, pair) in out.iter_mut().zip(s.as_bytes().chunks_exact(2)) {
+        let pair = std::str::from_utf8(pair).map_err(|_| bad())?;
+        *o = u8::from_str_radix(pair, 16).map_err(|_| bad())?;
     }
     Ok(out)
 }
 
-fn aid_text(raw: u64) -> String {
-    match Aid::new(raw) {
-        Ok(aid) => aid.to_string(),
-        // Rows only name real agents; anything else is printed as the raw number so that a
-        // damaged row is still visible.
-        Err(_) => format!("a:{raw}"),
-    }
-}
-
-impl AuditRow {
-    /// The row's `chain.log` line (without the newline).
-    pub fn to_line(&self) -> ChainLogLine {
-        ChainLogLine {
-            seq: self.header.seq,
-            boot: self.header.boot,
-            time_ns: self.header.time_ns,
-            kind: self.header.kind.json_name().to_string(),
-            actor: aid_text(self.header.actor),
-            subject: aid_text(self.header.subject),
-            result: self.header.result,
-            detail: self.detail.clone(),
-            prev: hex(&self.prev),
-            hash: hex(&self.hash),
-        }
-    }
-
-    /// The row's `chain.log` text: one JSON object, fixed key order, no spaces, no newline.
-    pub fn to_json(&self) -> String {
-        self.to_line().render()
-    }
-}
-
 impl ChainLogLine {
-    /// Renders the line: serde_json compact form, keys in the documented order.
-    pub fn render(&self) -> String {
-        // Serializing a struct of strings and integers cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+    /// Renders the line (without the newline) with [`render_json_line`], from the row it
+    /// describes.
+    pub fn render(&self) -> Result<String, AuditError> {
+        self.to_row()?.to_json()
     }
 
-    /// Parses one line (without its newline) and checks that it is in canonical form.
+    /// Parses one line (without its newline) and checks that it is in canonical form: the
+    /// rendering of the row it describes is exactly `line`.
     pub fn parse(line: &str) -> Result<ChainLogLine, AuditError> {
         let parsed: ChainLogLine =
             serde_json::from_str(line).map_err(|e| AuditError::Line(e.to_string()))?;
-        parsed.to_row()?;
-        let expected = parsed.render();
+        let expected = parsed.render()?;
         if expected != line {
             return Err(AuditError::NotCanonical { expected });
         }
         Ok(parsed)
     }
 
-    /// Rebuilds the row, including the exact event bytes that were hashed.
+    /// Rebuilds the row, including the exact event bytes that were hashed
+    /// ([`Event::encode`]).
     pub fn to_row(&self) -> Result<AuditRow, AuditError> {
         let kind = AuditKind::from_json_name(self.kind.as_bytes())
             .ok_or_else(|| AuditError::Line(format!("unknown kind {:?}", self.kind)))?;
         let aid = |s: &str, what: &str| {
-            Aid::parse(s.as_bytes())
-                .map(u64::from)
-                .map_err(|e| AuditError::Line(format!("{what}: {e}")))
+            Aid::parse(s.as_bytes()).map_err(|e| AuditError::Line(format!("{what}: {e}")))
         };
-        let detail_len = u32::try_from(self.detail.len())
-            .map_err(|_| AuditError::Line("detail too long".into()))?;
-        let header = EventHeader {
+        let ev = Event {
             kind,
             seq: self.seq,
             boot: self.boot,
@@ -195,17 +207,16 @@ impl ChainLogLine {
             actor: aid(&self.actor, "actor")?,
             subject: aid(&self.subject, "subject")?,
             result: self.result,
-            detail_len,
+            detail: &self.detail,
         };
-        let mut event = encode_event_header(&header).to_vec();
-        event.extend_from_slice(self.detail.as_bytes());
-        decode_event(&event).map_err(|reason| AuditError::Row { offset: 0, reason })?;
-        Ok(AuditRow {
-            prev: unhex(&self.prev, "prev")?,
-            hash: unhex(&self.hash, "hash")?,
-            header,
-            detail: self.detail.clone(),
+        let mut buf = [0u8; EVENT_MAX];
+        let n = ev.encode(&mut buf).map_err(AuditError::Event)?;
+        let event = buf.get(..n).unwrap_or(&[]);
+        let row = RowRef {
+            prev: &unhex(&self.prev, "prev")?,
             event,
-        })
+            hash: &unhex(&self.hash, "hash")?,
+        };
+        AuditRow::from_row_ref(row).map_err(AuditError::Event)
     }
 }

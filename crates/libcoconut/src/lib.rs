@@ -11,7 +11,10 @@
 //! Constraints: user space with std. The syscalls go through `libc::syscall` (rustix has no
 //! raw entry for arbitrary numbers); every `unsafe` block says why it is sound. libcoconut
 //! uses the reference crates (`ciborium`, `ed25519-dalek`) and not the kernel-side
-//! `coconut-cbor`/`coconut-ed25519`, so the two implementations check each other.
+//! `coconut-cbor`/`coconut-ed25519`, so the two implementations check each other. The audit
+//! formats are the exception: rows are decoded, events encoded and lines rendered by the
+//! kernel's own `coconut-audit`, so that each has exactly one spelling; only the parsing of
+//! `chain.log` lines (serde_json) is libcoconut's.
 
 pub mod audit;
 mod capability;

@@ -5,11 +5,15 @@
 //! canonical CBOR of the body map and `sig` is Ed25519 over `"coconut-manifest-v1\0" || body`.
 //! Canonical means RFC 8949 §4.2.1 core deterministic encoding: definite lengths, shortest
 //! integer forms, map keys sorted by the bytes of their encodings, no tags, no floats.
-//! [`verify_envelope`] is the user-space mirror of the kernel's checks (canonical form, known
-//! keys, types and ranges, strict Ed25519).
+//! [`verify_envelope`] and [`Manifest::from_cbor`] are the user-space mirror of the kernel's
+//! checks (canonical form with unique map keys and at most 8 levels of nesting, known keys,
+//! required keys, types and ranges, strictly ascending `caps` and `signers`, strict Ed25519).
 //!
-//! Constraints: uses the reference crates `ciborium` and `ed25519-dalek` only; every check is
-//! also documented in `docs/formats/manifest.md`.
+//! Constraints: uses the reference crates `ciborium` and `ed25519-dalek` only, never the
+//! kernel-side `coconut-cbor`/`coconut-ed25519` (this is the independent implementation the
+//! kernel-side decoder is tested against); every check is also documented in
+//! `docs/formats/manifest.md`. Decoding hostile bytes costs time and memory linear in their
+//! length: nesting is bounded before any map key is sorted or compared.
 
 use std::collections::BTreeMap;
 
@@ -174,20 +178,86 @@ fn encode(value: &Value) -> Vec<u8> {
     out
 }
 
+/// Deepest nesting of arrays and maps in a decoded envelope or body, as in the kernel's decoder
+/// (`coconut_cbor::Limits::KERNEL`): a top-level map is depth 1. A valid body needs 2 (the
+/// body map, then `caps`, `budget` or `signers`).
+const MAX_DEPTH: usize = 8;
+
 /// Returns `value` with every map's entries sorted by the bytes of their encoded keys
 /// (RFC 8949 §4.2.1). ciborium already writes definite lengths and shortest integers.
+///
+/// Each key is canonicalized and encoded once, so the cost is the size of `value` times the
+/// nesting depth of map keys inside map keys (at most [`MAX_DEPTH`] for decoded input, which is
+/// checked first). Repeated keys are kept, next to each other; decoding rejects them.
 pub fn canonicalize(value: &Value) -> Value {
     match value {
         Value::Array(items) => Value::Array(items.iter().map(canonicalize).collect()),
         Value::Map(entries) => {
             let mut sorted: Vec<(Vec<u8>, Value, Value)> = entries
                 .iter()
-                .map(|(k, v)| (encode(&canonicalize(k)), canonicalize(k), canonicalize(v)))
+                .map(|(k, v)| {
+                    let key = canonicalize(k);
+                    (encode(&key), key, canonicalize(v))
+                })
                 .collect();
             sorted.sort_by(|a, b| a.0.cmp(&b.0));
             Value::Map(sorted.into_iter().map(|(_, k, v)| (k, v)).collect())
         }
         other => other.clone(),
+    }
+}
+
+/// Checks what re-encoding cannot see: arrays and maps nest at most [`MAX_DEPTH`] deep, and
+/// no map has the same key twice (keys compared by their encodings). `outer` is the nesting
+/// depth of the container holding `value` (0 for the top-level item). Every key is checked for
+/// depth before it is encoded, so the work is at most the depth limit times the input size.
+fn check_structure(value: &Value, outer: usize) -> Result<(), ManifestError> {
+    let depth = outer + 1;
+    let too_deep = || {
+        ManifestError::NotCanonical(format!(
+            "arrays and maps nest more than {MAX_DEPTH} levels deep"
+        ))
+    };
+    match value {
+        // A tag is not a container; the shape checks reject it wherever it is.
+        Value::Tag(_, inner) => check_structure(inner, outer),
+        Value::Array(items) => {
+            if depth > MAX_DEPTH {
+                return Err(too_deep());
+            }
+            items
+                .iter()
+                .try_for_each(|item| check_structure(item, depth))
+        }
+        Value::Map(entries) => {
+            if depth > MAX_DEPTH {
+                return Err(too_deep());
+            }
+            let mut keys = std::collections::BTreeSet::new();
+            for (k, v) in entries {
+                check_structure(k, depth)?;
+                check_structure(v, depth)?;
+                if !keys.insert(encode(k)) {
+                    return Err(ManifestError::NotCanonical(format!(
+                        "map key {} appears more than once (keys must be unique)",
+                        describe_key(k)
+                    )));
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A map key for messages: text keys quoted, anything else as its CBOR encoding in hex.
+fn describe_key(key: &Value) -> String {
+    match key {
+        Value::Text(t) => format!("{t:?}"),
+        other => {
+            let hex: String = encode(other).iter().map(|b| format!("{b:02x}")).collect();
+            format!("h'{hex}'")
+        }
     }
 }
 
@@ -254,82 +324,104 @@ impl Manifest {
         }
     }
 
-    /// Decodes a body from canonical CBOR, checking the documented shape.
+    /// Decodes a body from canonical CBOR, checking the documented shape: canonical form (see
+    /// `decode_canonical`: unique keys, nesting at most 8 deep), only the documented keys, the
+    /// required `v` (= 1), `caps` and `name`, `caps` and `signers` strictly ascending (so
+    /// without duplicates), names, lane and counts within their limits.
     pub fn from_cbor(bytes: &[u8]) -> Result<Manifest, ManifestError> {
         let value = decode_canonical(bytes)?;
         let entries = as_map(&value, "body")?;
-        let mut m = Manifest {
-            name: String::new(),
-            caps: Vec::new(),
-            budget: BTreeMap::new(),
-            signers: Vec::new(),
-            tenant: None,
-            lane: None,
-        };
-        let mut seen_v = false;
+        let mut version = None;
+        let mut name = None;
+        let mut caps = None;
+        let mut budget = BTreeMap::new();
+        let mut signers = Vec::new();
+        let mut tenant = None;
+        let mut lane = None;
         for (k, v) in entries {
             let key = as_text(k, "body key")?;
             match key {
-                "v" => {
-                    seen_v = true;
-                    if as_uint(v, "v")? != MANIFEST_VERSION {
-                        return Err(malformed("body \"v\" must be 1"));
-                    }
-                }
-                "name" => m.name = as_text(v, "name")?.to_string(),
+                "v" => version = Some(as_uint(v, "v")?),
+                "name" => name = Some(as_text(v, "name")?.to_string()),
                 "caps" => {
-                    let mut texts = Vec::new();
-                    for item in as_array(v, "caps")? {
-                        texts.push(as_text(item, "caps entry")?.to_string());
+                    let items = as_array(v, "caps")?;
+                    if items.len() > AGENT_CAPS_MAX {
+                        return Err(CapabilityError::TooMany(items.len()).into());
                     }
-                    if texts.len() > AGENT_CAPS_MAX {
-                        return Err(CapabilityError::TooMany(texts.len()).into());
-                    }
-                    if texts.windows(2).any(|w| w[0].as_bytes() >= w[1].as_bytes()) {
-                        return Err(malformed("caps are not strictly ascending"));
-                    }
-                    m.caps = texts
+                    let texts = items
                         .iter()
-                        .map(|t| t.parse())
-                        .collect::<Result<_, CapabilityError>>()?;
+                        .map(|item| as_text(item, "caps entry"))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    if let Some(i) = first_not_ascending(&texts) {
+                        return Err(malformed(&format!(
+                            "caps entry {i} ({:?}) is not greater than the entry before it; \
+                             caps must be strictly ascending by bytes, without duplicates",
+                            texts[i]
+                        )));
+                    }
+                    caps = Some(
+                        texts
+                            .iter()
+                            .map(|t| t.parse())
+                            .collect::<Result<Vec<Capability>, _>>()?,
+                    );
                 }
                 "budget" => {
+                    // Unique keys were checked by `decode_canonical`.
                     for (bk, bv) in as_map(v, "budget")? {
                         let name = as_text(bk, "budget key")?;
                         let kind = QuotaKind::from_name(name.as_bytes())
                             .ok_or_else(|| malformed(&format!("unknown budget key {name:?}")))?;
-                        m.budget.insert(kind, as_uint(bv, name)?);
+                        budget.insert(kind, as_uint(bv, name)?);
                     }
                 }
                 "signers" => {
-                    let keys = as_array(v, "signers")?;
-                    if keys.len() > AGENT_SIGNERS_MAX {
-                        return Err(ManifestError::TooManySigners(keys.len()));
+                    let items = as_array(v, "signers")?;
+                    if items.len() > AGENT_SIGNERS_MAX {
+                        return Err(ManifestError::TooManySigners(items.len()));
                     }
-                    for k in keys {
-                        m.signers.push(as_key(k, "signers entry")?);
+                    signers = items
+                        .iter()
+                        .map(|item| as_key(item, "signers entry"))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    if let Some(i) = first_not_ascending(&signers) {
+                        return Err(malformed(&format!(
+                            "signers entry {i} is not greater than the key before it; signers \
+                             must be strictly ascending by bytes, without duplicates"
+                        )));
                     }
                 }
-                "tenant" => m.tenant = Some(as_text(v, "tenant")?.to_string()),
-                "lane" => m.lane = Some(as_uint(v, "lane")?),
+                "tenant" => tenant = Some(as_text(v, "tenant")?.to_string()),
+                "lane" => lane = Some(as_uint(v, "lane")?),
                 other => return Err(malformed(&format!("unknown body key {other:?}"))),
             }
         }
-        if !seen_v {
-            return Err(malformed("body has no \"v\""));
+        match version {
+            None => return Err(malformed("body has no \"v\"")),
+            Some(MANIFEST_VERSION) => {}
+            Some(_) => return Err(malformed("body \"v\" must be 1")),
         }
-        let caps = m.caps.clone();
-        let mut b = ManifestBuilder::new(&m.name).caps(caps);
-        b.budget = m.budget.clone();
-        b.signers = m.signers.clone();
-        b.tenant = m.tenant.clone();
-        b.lane = m.lane;
-        let checked = b.build()?;
-        if checked != m {
-            return Err(malformed("signers are not in ascending order"));
+        let caps = caps.ok_or_else(|| {
+            malformed("body has no \"caps\" (the capability ceiling is required; it may be empty)")
+        })?;
+        let name = name.ok_or_else(|| malformed("body has no \"name\""))?;
+        // The builder checks the name, tenant, lane and counts; caps and signers are already in
+        // its canonical order, so it returns them unchanged.
+        ManifestBuilder {
+            name,
+            caps,
+            budget,
+            signers,
+            tenant,
+            lane,
         }
-        Ok(m)
+        .build()
     }
+}
+
+/// The index of the first element not strictly greater than the one before it.
+fn first_not_ascending<T: Ord>(items: &[T]) -> Option<usize> {
+    items.windows(2).position(|w| w[0] >= w[1]).map(|i| i + 1)
 }
 
 /// A signed manifest envelope.
@@ -367,9 +459,15 @@ fn malformed(what: &str) -> ManifestError {
     ManifestError::Malformed(what.to_string())
 }
 
+/// Decodes one CBOR item that must be in the canonical form of `docs/formats/manifest.md`:
+/// at most [`MAX_DEPTH`] levels of arrays and maps, unique map keys, and re-encoding it in
+/// canonical form gives back exactly `bytes` (which rules out indefinite lengths, long forms,
+/// unsorted keys and trailing bytes).
 fn decode_canonical(bytes: &[u8]) -> Result<Value, ManifestError> {
     let value: Value =
         ciborium::from_reader(bytes).map_err(|e| ManifestError::NotCanonical(e.to_string()))?;
+    // Depth and unique keys first: canonicalizing then costs time linear in the input.
+    check_structure(&value, 0)?;
     if encode(&canonicalize(&value)) != bytes {
         return Err(ManifestError::NotCanonical(
             "re-encoding in canonical form gives other bytes (indefinite length, long integer form, unsorted keys, trailing bytes, tag or float)".into(),

@@ -251,3 +251,190 @@ proptest! {
         prop_assert_eq!(back, m);
     }
 }
+
+/// An envelope around arbitrary body bytes, correctly signed, so that only the body's
+/// checks can reject it.
+fn signed_envelope(body: &[u8]) -> Vec<u8> {
+    use ed25519_dalek::Signer;
+    SignedManifest {
+        key: key().verifying_key().to_bytes(),
+        sig: key()
+            .sign(&SignedManifest::signing_message(body))
+            .to_bytes(),
+        body: body.to_vec(),
+    }
+    .to_bytes()
+}
+
+/// Both the body decoder and the envelope verifier reject `body` with a message containing
+/// every word of `words`.
+fn assert_body_rejected(body: &[u8], words: &[&str]) {
+    for err in [
+        Manifest::from_cbor(body).unwrap_err(),
+        verify_envelope(&signed_envelope(body)).unwrap_err(),
+    ] {
+        let msg = err.to_string();
+        for w in words {
+            assert!(msg.contains(w), "{msg:?} lacks {w:?}");
+        }
+    }
+}
+
+/// `n` maps, each the only key of the one before it, the innermost `{0: 0}`; every other
+/// value is 0. Canonical CBOR, `n` levels deep.
+fn nested_map_keys(n: usize) -> Vec<u8> {
+    let mut bytes = vec![0xa1; n];
+    bytes.extend(std::iter::repeat_n(0x00, n + 1));
+    bytes
+}
+
+/// Regression: canonicalizing processed every map key twice per level, so 30 nested map keys
+/// (61 bytes) took about 2^30 steps and 60 bytes exhausted memory. Nesting is now bounded at 8
+/// levels, like the kernel's decoder, before anything is sorted, and deeper input is an error.
+#[test]
+fn deeply_nested_map_keys_are_an_error_not_a_blow_up() {
+    for n in [9, 30, 60, 200] {
+        let bytes = nested_map_keys(n);
+        for err in [
+            Manifest::from_cbor(&bytes).unwrap_err(),
+            verify_envelope(&bytes).unwrap_err(),
+        ] {
+            assert_eq!(
+                err,
+                ManifestError::NotCanonical("arrays and maps nest more than 8 levels deep".into()),
+                "{n} levels"
+            );
+        }
+        assert_body_rejected(&bytes, &["nest more than 8 levels"]);
+    }
+    // Eight levels pass the canonical-form check; the shape check then rejects the map key.
+    let eight = nested_map_keys(8);
+    assert_eq!(encode(&canonicalize(&decode(&eight))), eight);
+    assert_eq!(
+        Manifest::from_cbor(&eight),
+        Err(ManifestError::Malformed(
+            "body key is not a text string".into()
+        ))
+    );
+    // Arrays count as levels too: a body with an unknown key "z" holding `n` nested arrays
+    // is `n + 1` levels deep.
+    let with_arrays = |n: usize| {
+        let mut body = vec![0xa4, 0x61, b'v', 0x01, 0x61, b'z'];
+        body.extend(std::iter::repeat_n(0x81, n - 1));
+        body.push(0x80);
+        body.extend_from_slice(b"\x64caps\x80\x64name\x61a");
+        assert_eq!(encode(&canonicalize(&decode(&body))), body);
+        body
+    };
+    assert_body_rejected(
+        &with_arrays(8),
+        &["not canonical", "nest more than 8 levels"],
+    );
+    assert_body_rejected(&with_arrays(7), &["unknown body key \"z\""]);
+}
+
+/// A map as wide as a manifest can be, each key 7 levels of nested maps: the canonical-form
+/// check finishes (each key is canonicalized and encoded once per level) and the shape check
+/// rejects it.
+#[test]
+fn wide_nested_map_keys_are_checked_in_linear_time() {
+    let key = |i: u16| {
+        let mut k = vec![0xa1; 6];
+        k.push(0xa1);
+        k.extend([0x19, (i >> 8) as u8, i as u8]); // innermost key: uint16 i
+        k.extend([0x00; 7]);
+        k
+    };
+    let n: u16 = 800;
+    let mut bytes = vec![0xb9, (n >> 8) as u8, n as u8];
+    let mut keys: Vec<Vec<u8>> = (0x100..0x100 + n).map(key).collect();
+    keys.sort();
+    for k in keys {
+        bytes.extend(k);
+        bytes.push(0x00);
+    }
+    assert!(bytes.len() <= 16384);
+    assert_eq!(encode(&canonicalize(&decode(&bytes))), bytes);
+    assert_body_rejected(&bytes, &["body key is not a text string"]);
+}
+
+/// Regression: repeated map keys were accepted (the last one won), because re-encoding keeps
+/// them in place. They are rejected in every map, named in the message.
+#[test]
+fn repeated_map_keys_are_rejected() {
+    // {"v": 1, "caps": [], "name": "a", "budget": {"cpu": 1, "cpu": 2}}
+    let mut budget = ManifestBuilder::new("a").build().unwrap().to_cbor();
+    budget[0] = 0xa4;
+    budget.extend_from_slice(b"\x66budget\xa2\x63cpu\x01\x63cpu\x02");
+    assert_eq!(encode(&canonicalize(&decode(&budget))), budget);
+    assert_body_rejected(
+        &budget,
+        &["not canonical", "map key \"cpu\" appears more than once"],
+    );
+    // {"v": 1, "caps": [], "name": "a", "name": "b"}
+    let mut name = ManifestBuilder::new("a").build().unwrap().to_cbor();
+    name[0] = 0xa4;
+    name.extend_from_slice(b"\x64name\x61b");
+    assert_body_rejected(&name, &["map key \"name\" appears more than once"]);
+    // A repeated key of a map that is itself a map key, named by its encoding.
+    let nested = [0xa1, 0xa2, 0x00, 0x00, 0x00, 0x01, 0x00];
+    assert_body_rejected(&nested, &["map key h'00' appears more than once"]);
+    // The envelope's keys too.
+    let env = sample().sign(&key()).to_bytes();
+    let mut twice = env.clone();
+    twice[0] = 0xa5;
+    twice.extend_from_slice(&[0x61, b'v', 0x01]);
+    assert!(verify_envelope(&twice).is_err());
+}
+
+/// Regression: a body without `caps` was read as an empty ceiling. `caps`, `name` and `v`
+/// are required.
+#[test]
+fn required_body_keys_are_required() {
+    let body = |entries: Vec<(&str, Value)>| {
+        encode(&canonicalize(&Value::Map(
+            entries
+                .into_iter()
+                .map(|(k, v)| (Value::Text(k.into()), v))
+                .collect(),
+        )))
+    };
+    let v = || ("v", Value::Integer(1.into()));
+    let caps = || ("caps", Value::Array(vec![]));
+    let name = || ("name", Value::Text("a".into()));
+    assert!(Manifest::from_cbor(&body(vec![v(), caps(), name()])).is_ok());
+    assert_body_rejected(&body(vec![v(), name()]), &["body has no \"caps\""]);
+    assert_body_rejected(&body(vec![v(), caps()]), &["body has no \"name\""]);
+    assert_body_rejected(&body(vec![caps(), name()]), &["body has no \"v\""]);
+}
+
+/// Regression: a repeated signer key was accepted. `signers`, like `caps`, must be strictly
+/// ascending.
+#[test]
+fn signers_must_be_strictly_ascending() {
+    let with_signers = |keys: &[[u8; 32]]| {
+        let mut m = ManifestBuilder::new("a").build().unwrap();
+        m.signers = keys.to_vec();
+        m.to_cbor()
+    };
+    assert!(Manifest::from_cbor(&with_signers(&[[3; 32], [4; 32]])).is_ok());
+    assert_body_rejected(
+        &with_signers(&[[4; 32], [4; 32]]),
+        &[
+            "signers entry 1",
+            "strictly ascending",
+            "without duplicates",
+        ],
+    );
+    assert_body_rejected(
+        &with_signers(&[[3; 32], [5; 32], [4; 32]]),
+        &["signers entry 2", "strictly ascending"],
+    );
+    // Caps likewise.
+    let mut m = ManifestBuilder::new("a").build().unwrap();
+    m.caps = vec!["fs.read".parse().unwrap(), "fs.read".parse().unwrap()];
+    assert_body_rejected(
+        &m.to_cbor(),
+        &["caps entry 1 (\"fs.read\")", "strictly ascending"],
+    );
+}

@@ -43,6 +43,9 @@ pub mod coconut_caps;
 #[allow(clippy::all, unreachable_pub)]
 #[path = "shared/coconut_audit/lib.rs"]
 pub mod coconut_audit;
+#[allow(clippy::all, unreachable_pub)]
+#[path = "shared/coconut_manifest/lib.rs"]
+pub mod coconut_manifest;
 
 use coconut_abi::limits::{AGENT_ABI_VERSION, AGENT_SCOPE_MAX};
 use coconut_abi::{

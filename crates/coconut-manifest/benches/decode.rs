@@ -1,0 +1,155 @@
+//! Decode (and decode + verify) a typical signed manifest — a name, 8 capabilities, 5 budgets,
+//! 2 signers, a tenant and a lane — with the kernel-side crate, against libcoconut's
+//! user-space path on the reference crates (ciborium into `Value`s, owned `Manifest`,
+//! ed25519-dalek `verify_strict`). Ours allocates and copies nothing by construction (the crate has no
+//! `alloc`; the signature is checked over the prefix and the body in place). After the criterion
+//! groups, a short timing loop prints the speed ratios.
+
+// The ratios are host-side floating-point statistics; the no-float rule is for the crate.
+#![allow(clippy::float_arithmetic)]
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use coconut_manifest::{decode_body, decode_envelope, decode_manifest};
+use criterion::{criterion_group, Criterion};
+use ed25519_dalek::SigningKey;
+use libcoconut::abi::QuotaKind;
+use libcoconut::{verify_envelope, Manifest, ManifestBuilder};
+
+fn typical() -> Vec<u8> {
+    let caps = [
+        "agent.delegate",
+        "agent.spawn",
+        "audit.read",
+        "fs.read:/srv/agents/*",
+        "fs.write:/var/tmp/agent/*",
+        "inference:llama-3-8b",
+        "mem.tier",
+        "net.connect:api.example.com:443",
+    ];
+    let mut b = ManifestBuilder::new("summarizer.worker")
+        .caps(caps.iter().map(|c| c.parse().expect("valid capability")))
+        .tenant("indie-saas")
+        .lane(3)
+        .signer([0x11; 32])
+        .signer([0x22; 32]);
+    for (kind, limit) in
+        QuotaKind::ALL
+            .into_iter()
+            .zip([250_000, 2 << 30, 8 << 30, 10 << 20, 1_000_000])
+    {
+        b = b.budget(kind, limit);
+    }
+    b.build()
+        .expect("valid manifest")
+        .sign(&SigningKey::from_bytes(&[5; 32]))
+        .to_bytes()
+}
+
+/// Ours, decode only: envelope, body, and a walk over every capability and signer.
+fn ours_decode(bytes: &[u8]) -> usize {
+    let env = decode_envelope(bytes).expect("valid envelope");
+    let body = decode_body(env.body).expect("valid body");
+    body.caps().map(|c| c.scope.len()).sum::<usize>() + body.signers().count()
+}
+
+/// Ours, decode + verify, walking the lists too.
+fn ours_decode_verify(bytes: &[u8]) -> usize {
+    let (_, body) = decode_manifest(bytes).expect("valid manifest");
+    body.caps().map(|c| c.scope.len()).sum::<usize>() + body.signers().count()
+}
+
+/// The reference, decode only: the envelope into a ciborium `Value`, the body into an owned
+/// `Manifest` (with its canonical-form check).
+fn reference_decode(bytes: &[u8]) -> usize {
+    let env: ciborium::Value = ciborium::from_reader(bytes).expect("valid CBOR");
+    let body = match &env {
+        ciborium::Value::Map(m) => m[3].1.as_bytes().expect("body bytes"),
+        _ => unreachable!("envelope is a map"),
+    };
+    let m = Manifest::from_cbor(body).expect("valid body");
+    m.caps.iter().map(|c| c.scope.len()).sum::<usize>() + m.signers.len()
+}
+
+/// The reference, decode + verify.
+fn reference_decode_verify(bytes: &[u8]) -> usize {
+    let (_, m) = verify_envelope(bytes).expect("valid manifest");
+    m.caps.iter().map(|c| c.scope.len()).sum::<usize>() + m.signers.len()
+}
+
+fn benches(c: &mut Criterion) {
+    let bytes = typical();
+    assert_eq!(ours_decode(&bytes), reference_decode(&bytes));
+    assert_eq!(ours_decode_verify(&bytes), reference_decode_verify(&bytes));
+
+    let mut g = c.benchmark_group(format!("decode_{}B", bytes.len()));
+    g.bench_function("coconut-manifest", |b| {
+        b.iter(|| ours_decode(black_box(&bytes)))
+    });
+    g.bench_function("libcoconut(ciborium)", |b| {
+        b.iter(|| reference_decode(black_box(&bytes)))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group(format!("decode+verify_{}B", bytes.len()));
+    g.bench_function("coconut-manifest", |b| {
+        b.iter(|| ours_decode_verify(black_box(&bytes)))
+    });
+    g.bench_function("libcoconut(ciborium+dalek)", |b| {
+        b.iter(|| reference_decode_verify(black_box(&bytes)))
+    });
+    g.finish();
+}
+
+/// Mean time of one call of `f`, over about `budget` of wall time.
+fn mean_ns(budget: Duration, mut f: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < budget {
+        for _ in 0..20 {
+            f();
+        }
+        n += 20;
+    }
+    start.elapsed().as_nanos() as f64 / n as f64
+}
+
+fn ratios() {
+    let bytes = typical();
+    let budget = Duration::from_millis(700);
+    let ours_d = mean_ns(budget, || {
+        black_box(ours_decode(black_box(&bytes)));
+    });
+    let ref_d = mean_ns(budget, || {
+        black_box(reference_decode(black_box(&bytes)));
+    });
+    let ours_v = mean_ns(budget, || {
+        black_box(ours_decode_verify(black_box(&bytes)));
+    });
+    let ref_v = mean_ns(budget, || {
+        black_box(reference_decode_verify(black_box(&bytes)));
+    });
+    println!(
+        "manifest of {} bytes: decode {ours_d:.0} ns vs libcoconut {ref_d:.0} ns (ours {:.2}x faster); \
+         decode+verify {ours_v:.0} ns vs libcoconut {ref_v:.0} ns (ours {:.2}x as fast)",
+        bytes.len(),
+        ref_d / ours_d,
+        ref_v / ours_v,
+    );
+}
+
+criterion_group! {
+    name = group;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20);
+    targets = benches
+}
+
+fn main() {
+    group();
+    Criterion::default().configure_from_args().final_summary();
+    ratios();
+}
