@@ -13,7 +13,7 @@ use super::abi::{QuotaKind, AGENT_SIGNERS_MAX, BODY_KEYS, BUDGET_KEYS};
 use super::capset::{read_caps, CapSetIter};
 use super::cbor::{self, Decoder};
 use super::error::{field_error, invalid, Doc, ManifestError};
-use super::read;
+use super::read::{self, CheckedItems, Element};
 use super::BODY_LIMITS;
 
 /// The budgets a manifest sets; an absent kind is inherited from the parent, and the kernel
@@ -69,45 +69,13 @@ impl Budget {
 }
 
 /// The signer keys of a checked body, in their (strictly ascending) order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignersIter<'a> {
-    /// The encoded keys not yielded yet.
-    rest: &'a [u8],
-    /// How many keys `rest` holds.
-    remaining: u32,
-}
+pub type SignersIter<'a> = CheckedItems<'a, &'a [u8; 32]>;
 
-impl<'a> Iterator for SignersIter<'a> {
-    type Item = &'a [u8; 32];
-
-    fn next(&mut self) -> Option<&'a [u8; 32]> {
-        if self.remaining == 0 {
-            return None;
-        }
-        let mut d = Decoder::new(self.rest);
-        match d.bytes().ok().and_then(|b| <&[u8; 32]>::try_from(b).ok()) {
-            Some(key) => {
-                self.rest = d.remaining();
-                // `remaining > 0` was checked above.
-                self.remaining -= 1;
-                Some(key)
-            }
-            None => {
-                // Unreachable for a checked body; end the iteration rather than panic.
-                self.remaining = 0;
-                self.rest = &[];
-                None
-            }
-        }
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.remaining as usize;
-        (n, Some(n))
+impl<'a> Element<'a> for &'a [u8; 32] {
+    fn read(d: &mut Decoder<'a>) -> Option<Self> {
+        d.bytes().ok().and_then(|b| <&[u8; 32]>::try_from(b).ok())
     }
 }
-
-impl ExactSizeIterator for SignersIter<'_> {}
 
 /// A decoded manifest body; every field borrows the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,10 +164,7 @@ pub fn decode_body(body: &[u8]) -> Result<Body<'_>, ManifestError<'_>> {
     let mut name = None;
     let mut budget = Budget::default();
     let mut tenant = None;
-    let mut signers = SignersIter {
-        rest: &[],
-        remaining: 0,
-    };
+    let mut signers = SignersIter::empty();
     for _ in 0..pairs {
         // Indexes into `BODY_KEYS`: v, caps, lane, name, budget, tenant, signers.
         match read::key(&mut d, DOC, "body", &BODY_KEYS, &mut last)?.0 {
@@ -288,9 +253,9 @@ fn read_signers<'a>(d: &mut Decoder<'a>) -> Result<SignersIter<'a>, ManifestErro
         prev = Some(key);
     }
     let used = elements.len().saturating_sub(d.remaining().len());
-    Ok(SignersIter {
-        rest: elements.get(..used).unwrap_or_default(),
-        // `count <= AGENT_SIGNERS_MAX` (8) was checked above.
-        remaining: count as u32,
-    })
+    // `count <= AGENT_SIGNERS_MAX` (8) was checked above.
+    Ok(SignersIter::new(
+        elements.get(..used).unwrap_or_default(),
+        count as u32,
+    ))
 }

@@ -12,7 +12,7 @@
 use super::abi::{parse_capability, CapError, CapId, AGENT_CAPS_MAX};
 use super::cbor::{self, Decoder};
 use super::error::{field_error, invalid, Doc, ManifestError};
-use super::read;
+use super::read::{self, CheckedItems, Element};
 use super::CAPSET_LIMITS;
 
 /// One capability entry, borrowed from the decoded input.
@@ -26,66 +26,18 @@ pub struct CapEntry<'a> {
     pub text: &'a str,
 }
 
-/// The entries of a checked capability array, in their (strictly ascending) order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CapSetIter<'a> {
-    /// The encoded entries not yielded yet (exactly the array's remaining elements).
-    rest: &'a [u8],
-    /// How many entries `rest` holds.
-    remaining: u32,
-}
+/// The entries of a checked capability array, in their (strictly ascending) order;
+/// `CapSetIter::empty()` is the empty set (what `caps_len == 0` means for `agent_spawn`).
+pub type CapSetIter<'a> = CheckedItems<'a, CapEntry<'a>>;
 
-impl<'a> CapSetIter<'a> {
-    /// The empty set (what `caps_len == 0` means for `agent_spawn`).
-    pub const fn empty() -> Self {
-        CapSetIter {
-            rest: &[],
-            remaining: 0,
-        }
-    }
-
-    /// Whether no entry is left.
-    pub fn is_empty(&self) -> bool {
-        self.remaining == 0
+impl<'a> Element<'a> for CapEntry<'a> {
+    fn read(d: &mut Decoder<'a>) -> Option<Self> {
+        let text = d.text().ok()?;
+        parse_capability(text.as_bytes())
+            .ok()
+            .map(|(id, scope)| CapEntry { id, scope, text })
     }
 }
-
-impl<'a> Iterator for CapSetIter<'a> {
-    type Item = CapEntry<'a>;
-
-    fn next(&mut self) -> Option<CapEntry<'a>> {
-        if self.remaining == 0 {
-            return None;
-        }
-        let mut d = Decoder::new(self.rest);
-        let entry = d.text().ok().and_then(|text| {
-            parse_capability(text.as_bytes())
-                .ok()
-                .map(|(id, scope)| CapEntry { id, scope, text })
-        });
-        match entry {
-            Some(entry) => {
-                self.rest = d.remaining();
-                // `remaining > 0` was checked above.
-                self.remaining -= 1;
-                Some(entry)
-            }
-            None => {
-                // Unreachable for a checked array; end the iteration rather than panic.
-                self.remaining = 0;
-                self.rest = &[];
-                None
-            }
-        }
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.remaining as usize;
-        (n, Some(n))
-    }
-}
-
-impl ExactSizeIterator for CapSetIter<'_> {}
 
 /// Reads a capability array at the decoder's position: `field` names the array (`body.caps`,
 /// `capset`) and `entry` its elements (`body.caps[]`, `capset[]`).
@@ -130,11 +82,11 @@ pub(super) fn read_caps<'a>(
         prev = Some(text.as_bytes());
     }
     let used = elements.len().saturating_sub(d.remaining().len());
-    Ok(CapSetIter {
-        rest: elements.get(..used).unwrap_or_default(),
-        // `count <= AGENT_CAPS_MAX` (64) was checked above.
-        remaining: count as u32,
-    })
+    // `count <= AGENT_CAPS_MAX` (64) was checked above.
+    Ok(CapSetIter::new(
+        elements.get(..used).unwrap_or_default(),
+        count as u32,
+    ))
 }
 
 /// Decodes the `caps` argument of `agent_spawn`: a canonical CBOR array of at most 64

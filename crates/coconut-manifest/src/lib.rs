@@ -56,6 +56,7 @@ pub use self::body::{decode_body, Body, Budget, SignersIter};
 pub use self::capset::{decode_capset, CapEntry, CapSetIter};
 pub use self::envelope::{decode_envelope, verify, Envelope};
 pub use self::error::{Doc, ManifestError};
+pub use self::read::{CheckedItems, Element};
 
 /// CBOR limits of the envelope: [`cbor::Limits::KERNEL`] (16 KiB document, depth 8, 1024
 /// items) except that one string may fill the whole document, because the `body` byte string

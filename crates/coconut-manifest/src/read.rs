@@ -8,6 +8,8 @@
 //! first, so only type mismatches are expected here; other CBOR errors are still mapped
 //! rather than assumed impossible.
 
+use core::marker::PhantomData;
+
 use super::abi::{is_valid_agent_name, MANIFEST_VERSION};
 use super::cbor::Decoder;
 use super::error::{field_error, Doc, ManifestError};
@@ -143,3 +145,81 @@ pub(super) fn name<'a>(
     }
     Ok(value)
 }
+
+/// An element type of a [`CheckedItems`] array: how to read one element again from bytes that
+/// were checked when the array was decoded.
+pub trait Element<'a>: Sized {
+    /// Reads one element; `None` only if the bytes were not checked (never for a checked array).
+    fn read(d: &mut Decoder<'a>) -> Option<Self>;
+}
+
+/// The elements of an already checked array, in their order: keeps only the slice of the
+/// elements not yielded yet and their count, and reads each element again as it yields it, so
+/// an iterator is a few words whatever the array holds (64 parsed capabilities would take about
+/// 1.5 KiB of kernel stack). Reading cannot fail on checked bytes; if it does anyway, the
+/// iteration ends instead of panicking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedItems<'a, T> {
+    /// The encoded elements not yielded yet.
+    rest: &'a [u8],
+    /// How many elements `rest` holds.
+    remaining: u32,
+    /// The element type.
+    element: PhantomData<T>,
+}
+
+impl<'a, T> CheckedItems<'a, T> {
+    /// No elements.
+    pub const fn empty() -> Self {
+        CheckedItems {
+            rest: &[],
+            remaining: 0,
+            element: PhantomData,
+        }
+    }
+
+    /// The `count` elements encoded in `rest`, which the caller has checked.
+    pub(super) const fn new(rest: &'a [u8], count: u32) -> Self {
+        CheckedItems {
+            rest,
+            remaining: count,
+            element: PhantomData,
+        }
+    }
+
+    /// Whether no element is left.
+    pub fn is_empty(&self) -> bool {
+        self.remaining == 0
+    }
+}
+
+impl<'a, T: Element<'a>> Iterator for CheckedItems<'a, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let mut d = Decoder::new(self.rest);
+        match T::read(&mut d) {
+            Some(item) => {
+                self.rest = d.remaining();
+                // `remaining > 0` was checked above.
+                self.remaining -= 1;
+                Some(item)
+            }
+            None => {
+                self.remaining = 0;
+                self.rest = &[];
+                None
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.remaining as usize;
+        (n, Some(n))
+    }
+}
+
+impl<'a, T: Element<'a>> ExactSizeIterator for CheckedItems<'a, T> {}
