@@ -2,8 +2,9 @@
 //!
 //! 1. `cargo test --workspace` on the host (every crate, property tests, the shared kernel-side
 //!    core against the reference crates).
-//! 2. The VM tier: the forked kernel (`qemu` config) and the test initramfs booted in QEMU; the
-//!    in-guest runner's tests are reported one by one by `coconut-vmtest`.
+//! 2. The VM tier: the forked kernel (`qemu` config unless `--config` says otherwise) and the
+//!    test initramfs booted in QEMU; the in-guest runner's tests are reported one by one by
+//!    `coconut-vmtest`.
 
 use std::process::Command;
 
@@ -22,6 +23,9 @@ pub struct Args {
     /// Only the VM tier.
     #[arg(long)]
     pub vm_only: bool,
+    /// Kernel configuration the VM tier boots (see `cargo xtask kernel --help`).
+    #[arg(long, default_value = "qemu")]
+    pub config: String,
     /// Run only the in-guest tests whose name contains this string.
     pub filter: Option<String>,
 }
@@ -56,9 +60,9 @@ pub fn run(args: &Args) -> Result<()> {
     p.stage("host tools", || {
         setup::ensure(&[Need::Kernel, Need::Initramfs, Need::Qemu], true)
     })?;
-    let bzimage = p.stage("kernel (qemu config)", || {
+    let bzimage = p.stage(&format!("kernel ({} config)", args.config), || {
         kernel::build(&kernel::Args {
-            config: "qemu".into(),
+            config: args.config.clone(),
             upstream: None,
             sha256: None,
             jobs: None,
