@@ -22,7 +22,8 @@ pub struct Args {}
 /// The `/init` of the test initramfs. Guest content, run by busybox `sh`.
 const INIT: &str = r#"#!/bin/busybox sh
 # Coconut OS test initramfs: mount the pseudo filesystems, then run the in-guest tests
-# (coconut.test=1), answer the KVM probe (coconut.probe=1), or give a shell.
+# (coconut.test=1) or benchmarks (coconut.bench=1), answer the KVM probe (coconut.probe=1),
+# or give a shell.
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin:/usr/bin
 mount -t proc proc /proc
@@ -34,6 +35,9 @@ mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
 case " $(cat /proc/cmdline) " in
   *" coconut.probe=1 "*)
     echo "@@COCONUT-PROBE ok"
+    reboot -f ;;
+  *" coconut.bench=1 "*)
+    /bin/coconut-guest-tests --bench
     reboot -f ;;
   *" coconut.test=1 "*)
     /bin/coconut-guest-tests

@@ -5,9 +5,11 @@
 //! console with the protocol of `coconut-vmtest`:
 //! `@@COCONUT-TEST ok <name>` / `@@COCONUT-TEST fail <name> <message>`, then
 //! `@@COCONUT-TESTS done pass=N fail=M`. `--list` prints the test names, one per line, so the
-//! host knows which results to expect. A panicking test is reported as a failure; the runner
+//! host knows which results to expect; `--bench` runs the microbenchmarks instead (`bench.rs`).
+//! A panicking test is reported as a failure; the runner
 //! goes on with the next one.
 
+mod bench;
 mod kernel;
 mod syscalls;
 
@@ -27,6 +29,10 @@ fn tests() -> Vec<Test> {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let tests = tests();
+    if args.iter().any(|a| a == "--bench") {
+        bench::run();
+        return;
+    }
     if args.iter().any(|a| a == "--list") {
         for (name, _) in &tests {
             println!("{name}");

@@ -49,7 +49,7 @@ pub mod coconut_manifest;
 
 use coconut_abi::limits::{AGENT_ABI_VERSION, AGENT_SCOPE_MAX};
 use coconut_abi::{
-    check_attest, validate_audit_query, validate_cap_call, validate_memory_tier,
+    check_attest, check_cap_call, validate_audit_query, validate_cap_call, validate_memory_tier,
     validate_quota, validate_spawn, AgentAuditFilter, AgentBudget, AgentMemRequest,
     AgentSpawnArgs, AttestRequest, CapCall, Errno, NR_AGENT_MEMORY_TIER, NR_AGENT_SPAWN,
 };
@@ -191,6 +191,11 @@ pub extern "C" fn coconut_agent_quota(aid: u64, kind: u32, ubudget: c_ulong, siz
 
 /// The common path of the three capability calls.
 fn cap_call(call: CapCall, aid: u64, cap: u32, uscope: c_ulong, scope_len: usize, flags: u32) -> c_long {
+    if scope_len == 0 {
+        // Unscoped (the `agent_cap_present` hot path): `validate_cap_call` is exactly
+        // `check_cap_call` here (there is nothing to copy), so skip zeroing a scope buffer.
+        return ret(check_cap_call(call, aid, cap, uscope == 0, 0, flags), |_| neg(Errno::EOPNOTSUPP));
+    }
     let mut buf = [0u8; AGENT_SCOPE_MAX];
     let checked = validate_cap_call(call, aid, cap, uscope == 0, scope_len, flags, &mut buf, |scope| {
         copy_bytes(scope, uscope)
