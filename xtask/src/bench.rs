@@ -105,14 +105,7 @@ fn run_vm(args: &Args) -> Result<()> {
         setup::ensure(&[Need::Kernel, Need::Initramfs, Need::Qemu], true)
     })?;
     let bzimage = p.stage(&format!("kernel ({} config)", args.config), || {
-        kernel::build(&kernel::Args {
-            config: args.config.clone(),
-            upstream: None,
-            sha256: None,
-            jobs: None,
-            tree: None,
-            export: None,
-        })
+        kernel::build_config(&args.config)
     })?;
     let initrd = p.stage("initramfs", || initramfs::run(&initramfs::Args {}))?;
     let log_dir = paths::target().join("vm-logs");

@@ -129,6 +129,19 @@ pub fn run(args: &Args) -> Result<PathBuf> {
     build(args)
 }
 
+/// Builds the kernel of a named configuration from the default upstream and returns the
+/// bzImage path (what `test`, `qemu` and `bench --vm` boot).
+pub fn build_config(config: &str) -> Result<PathBuf> {
+    build(&Args {
+        config: config.to_string(),
+        upstream: None,
+        sha256: None,
+        jobs: None,
+        tree: None,
+        export: None,
+    })
+}
+
 /// Builds the kernel for `args.config` and returns the absolute bzImage path.
 pub fn build(args: &Args) -> Result<PathBuf> {
     let toml = load_toml()?;

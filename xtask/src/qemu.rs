@@ -33,14 +33,7 @@ pub fn run(args: &Args) -> Result<()> {
     setup::ensure(&[Need::Qemu], true)?;
     let bzimage = match &args.kernel {
         Some(path) => path.clone(),
-        None => kernel::build(&kernel::Args {
-            config: args.config.clone(),
-            upstream: None,
-            sha256: None,
-            jobs: None,
-            tree: None,
-            export: None,
-        })?,
+        None => kernel::build_config(&args.config)?,
     };
     let initrd = initramfs::run(&initramfs::Args {})?;
     let accel = detect_accel(
