@@ -6,6 +6,8 @@
 //! rendered here from the crate; `UPDATE_EXPECT=1 cargo test -p coconut-abi --test docs`
 //! rewrites the blocks. A textual scan then checks the numbers quoted in the prose.
 
+mod common;
+
 use coconut_abi::*;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -59,35 +61,9 @@ macro_rules! values {
 }
 
 fn const_values() -> Vec<(&'static str, String)> {
-    let mut v = values![
-        AGENT_ABI_VERSION,
-        AGENT_STRUCT_SIZE_MAX,
-        AGENT_MANIFEST_MAX,
-        AGENT_CAPSET_MAX,
-        AGENT_SCOPE_MAX,
-        AGENT_CAPS_MAX,
-        AGENT_CAP_NAME_MAX,
-        AGENT_NAME_MAX,
-        AGENT_TENANT_MAX,
-        AGENT_SIGNERS_MAX,
+    let mut v = with_limits!(values![]);
+    v.extend(values![
         AID_MAX,
-        AGENT_MAX_AGENTS,
-        AGENT_DEPTH_MAX,
-        AGENT_DENY_LIMIT,
-        AGENT_DENY_WINDOW_NS,
-        AGENT_QUOTA_UNLIMITED,
-        AGENT_CPU_PERIOD_MIN_NS,
-        AGENT_CPU_PERIOD_MAX_NS,
-        AGENT_CPU_LIMIT_MIN_US,
-        AGENT_PERIOD_MIN_NS,
-        AGENT_PERIOD_MAX_NS,
-        AGENT_MEM_LENGTH_MAX,
-        AGENT_AUDIT_DETAIL_MAX,
-        AGENT_AUDIT_EVENT_HDR_SIZE,
-        AGENT_AUDIT_ROW_HDR_LEN,
-        AGENT_AUDIT_ROW_MIN,
-        AGENT_AUDIT_ROW_MAX,
-        AGENT_AUDIT_TAIL_LINES,
         AGENT_SPAWN_MASK,
         AGENT_ATTEST_MASK,
         AGENT_QUOTA_MASK,
@@ -118,7 +94,7 @@ fn const_values() -> Vec<(&'static str, String)> {
         AGENT_MEM_PROT_READ,
         AGENT_MEM_PROT_WRITE,
         AGENT_MEM_PROT_LAST,
-    ];
+    ]);
     let flags: Vec<String> = documented_consts("src/flags.rs")
         .into_iter()
         .map(|(n, _)| n)

@@ -4,6 +4,8 @@
 //! test compiles a C file against the header with `_Static_assert`s on every struct size,
 //! every field offset and every constant's value, so C and Rust cannot drift.
 
+mod common;
+
 use coconut_abi::*;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -111,35 +113,7 @@ fn mask(name: &str, last: &str, value: u64) -> Define {
 }
 
 fn sections() -> Vec<(&'static str, Vec<Define>)> {
-    let limits = defs![c:
-        AGENT_ABI_VERSION,
-        AGENT_STRUCT_SIZE_MAX,
-        AGENT_MANIFEST_MAX,
-        AGENT_CAPSET_MAX,
-        AGENT_SCOPE_MAX,
-        AGENT_CAPS_MAX,
-        AGENT_CAP_NAME_MAX,
-        AGENT_NAME_MAX,
-        AGENT_TENANT_MAX,
-        AGENT_SIGNERS_MAX,
-        AGENT_MAX_AGENTS,
-        AGENT_DEPTH_MAX,
-        AGENT_DENY_LIMIT,
-        AGENT_DENY_WINDOW_NS,
-        AGENT_QUOTA_UNLIMITED,
-        AGENT_CPU_PERIOD_MIN_NS,
-        AGENT_CPU_PERIOD_MAX_NS,
-        AGENT_CPU_LIMIT_MIN_US,
-        AGENT_PERIOD_MIN_NS,
-        AGENT_PERIOD_MAX_NS,
-        AGENT_MEM_LENGTH_MAX,
-        AGENT_AUDIT_DETAIL_MAX,
-        AGENT_AUDIT_EVENT_HDR_SIZE,
-        AGENT_AUDIT_ROW_HDR_LEN,
-        AGENT_AUDIT_ROW_MIN,
-        AGENT_AUDIT_ROW_MAX,
-        AGENT_AUDIT_TAIL_LINES,
-    ];
+    let limits = with_limits!(defs![c:]);
     let mut aids = vec![num("AGENT_AID_BOOT", 0, Some("a:00000, the boot agent"))];
     aids.extend(defs![c: AID_MAX, AID_SELF, AID_ANY, AID_TEXT_MAX]);
 
