@@ -183,7 +183,7 @@ pub(super) fn prefixed_chunk_output(
                 block: concat_words(&key_words(prefix), &key_words(&tail)),
                 counter: 0,
                 // `input` has at most 32 bytes here, so the sum is at most 64.
-                block_len: 32 + input.len() as u32,
+                block_len: (input.len() as u32).wrapping_add(32),
                 flags: flags | CHUNK_START | CHUNK_END,
             }
         }
@@ -218,7 +218,7 @@ pub(super) struct ChunkState {
 
 impl ChunkState {
     /// A fresh chunk with index `chunk_counter`.
-    pub(super) fn new(key: &[u32; 8], chunk_counter: u64) -> Self {
+    pub(super) const fn new(key: &[u32; 8], chunk_counter: u64) -> Self {
         Self {
             cv: *key,
             chunk_counter,
@@ -231,7 +231,10 @@ impl ChunkState {
     /// Bytes absorbed into this chunk so far (0..=1024).
     #[inline]
     pub(super) fn len(&self) -> usize {
-        BLOCK_LEN * usize::from(self.blocks_compressed) + usize::from(self.buf_len)
+        // At most 16 blocks of 64 bytes: neither operation can wrap.
+        BLOCK_LEN
+            .wrapping_mul(usize::from(self.blocks_compressed))
+            .wrapping_add(usize::from(self.buf_len))
     }
 
     /// `CHUNK_START` while the first block is still to be compressed.

@@ -245,8 +245,9 @@ pub(super) fn concat_words(lo: &[u32; 8], hi: &[u32; 8]) -> [u32; 16] {
 }
 
 #[cfg(test)]
-// The naive transcription below indexes like the paper's pseudocode; it is test-only code.
-#[allow(clippy::indexing_slicing)]
+// The naive transcription below indexes and adds like the paper's pseudocode; it is test-only
+// code.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod tests {
     use super::{compress_xof, MSG_PERMUTATION, MSG_SCHEDULE};
 
