@@ -9,6 +9,7 @@ mod bench;
 mod guest;
 mod initramfs;
 mod kernel;
+mod lint;
 mod paths;
 mod qemu;
 mod setup;
@@ -22,10 +23,10 @@ use clap::{Parser, Subcommand};
 /// Build, boot and test Coconut OS.
 ///
 /// A newcomer on a fresh Debian 12 machine needs two commands: `cargo xtask qemu` builds the
-/// kernel fork and an initramfs and boots them, `cargo xtask test` runs every test tier. Both
-/// install the host tools they need (apt-get as root, `cargo install` for bindgen).
+/// kernel fork and an initramfs and boots them, `cargo xtask test` runs every check and test
+/// tier. Both install the host tools they need (apt-get as root, `cargo install` for bindgen).
 #[derive(Parser)]
-#[command(name = "cargo xtask", version, about, long_about)]
+#[command(name = "xtask", bin_name = "cargo xtask", version, about, long_about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -35,13 +36,18 @@ struct Cli {
 enum Command {
     /// Check the host tools every other subcommand needs and install what is missing.
     Setup(setup::Args),
-    /// Build the forked kernel (bzImage); the last line on stdout is its absolute path.
+    /// Build the forked kernel (bzImage) and check its Rust objects; the last line on stdout is
+    /// its absolute path. `kernel tree` / `kernel export`: a git tree for hacking on the fork.
     Kernel(kernel::Args),
     /// Build the test initramfs (busybox + the workspace's guest binaries); prints its path last.
     Initramfs(initramfs::Args),
     /// Build kernel and initramfs, then boot them in QEMU on this terminal (serial console).
     Qemu(qemu::Args),
-    /// Run every test tier: `cargo test --workspace`, then the in-VM tests.
+    /// Run the lints: workspace clippy and rustfmt, the fuzz crates, the kernel overlay's rustfmt
+    /// and the kernel's CLIPPY=1 build of our Rust directories.
+    Lint(lint::Args),
+    /// Run every check and test tier: lints, host tests, kernel build and object checks, kernel
+    /// lints, then the in-VM tests.
     Test(test::Args),
     /// Run the benchmarks (criterion, host) and print their ratios against the reference crates.
     Bench(bench::Args),
@@ -54,6 +60,7 @@ fn main() {
         Command::Kernel(args) => kernel::run(&args).map(|path| print_path(&path)),
         Command::Initramfs(args) => initramfs::run(&args).map(|path| print_path(&path)),
         Command::Qemu(args) => qemu::run(&args),
+        Command::Lint(args) => lint::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Bench(args) => bench::run(&args),
     };

@@ -1,11 +1,14 @@
 //! Host set-up: every tool the build needs, checked and installed by the project itself.
 //!
 //! Debian packages are checked with `dpkg-query` and installed with `apt-get` when we run as
-//! root; otherwise the error names the exact `sudo apt-get install …` line. `bindgen` is pinned
-//! and installed with `cargo install --locked` into the cache's tools directory.
+//! root; otherwise the error names the exact `sudo apt-get install …` line. The host must be
+//! Debian 12: on another system a missing package is reported as that, not as a list of Debian
+//! package names. `bindgen` is pinned and installed with `cargo install --locked` into the
+//! cache's tools directory.
 //!
-//! The kernel's Rust is built with Debian's `rustc-web` (+ `rust-web-src`), not rustup's
-//! toolchain: rustup here cannot fetch `rust-src`, which the kernel needs to build `core`.
+//! The kernel's Rust is built with Debian's `rustc-web` (1.85, + `rust-web-src`), not rustup's
+//! toolchain: rustup here cannot fetch `rust-src`, which the kernel needs to build `core`. The
+//! kernel's `CLIPPY=1` uses the matching `rust-web-clippy`.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -54,7 +57,7 @@ const PACKAGES: &[Package] = &[
     },
     Package {
         name: "llvm",
-        why: "llvm-ar/llvm-nm/llvm-objcopy for LLVM=1",
+        why: "llvm-ar/llvm-nm/llvm-objcopy for LLVM=1, llvm-objdump for the object checks",
         needs: &[Need::Kernel],
     },
     Package {
@@ -64,7 +67,12 @@ const PACKAGES: &[Package] = &[
     },
     Package {
         name: "rustc-web",
-        why: "the kernel's Rust compiler (1.96, matches rust-web-src)",
+        why: "the kernel's Rust compiler (1.85, matches rust-web-src)",
+        needs: &[Need::Kernel],
+    },
+    Package {
+        name: "rust-web-clippy",
+        why: "clippy-driver for the kernel's CLIPPY=1 (matches rustc-web)",
         needs: &[Need::Kernel],
     },
     Package {
@@ -146,6 +154,8 @@ pub const BINDGEN_VERSION: &str = "0.69.5";
 pub struct KernelToolchain {
     /// Debian's rustc (rustc-web).
     pub rustc: PathBuf,
+    /// Debian's clippy-driver (rust-web-clippy), for the kernel's `CLIPPY=1`.
+    pub clippy_driver: PathBuf,
     /// The pinned bindgen.
     pub bindgen: PathBuf,
 }
@@ -165,6 +175,12 @@ pub fn ensure(needs: &[Need], install: bool) -> Result<()> {
         .filter(|p| !package_installed(p.name))
         .collect();
     if !missing.is_empty() {
+        if let Some(os) = not_debian_12() {
+            bail!(
+                "Debian 12 is required: the build's host tools are Debian 12 packages (rustc-web, \
+                 rust-web-src, linux-source-6.12, …) and this host is {os}"
+            );
+        }
         let names: Vec<&str> = missing.iter().map(|p| p.name).collect();
         for p in &missing {
             eprintln!("missing host package {:<18} ({})", p.name, p.why);
@@ -188,6 +204,7 @@ pub fn ensure(needs: &[Need], install: bool) -> Result<()> {
 pub fn kernel_toolchain() -> KernelToolchain {
     KernelToolchain {
         rustc: PathBuf::from("/usr/bin/rustc"),
+        clippy_driver: PathBuf::from("/usr/bin/clippy-driver"),
         bindgen: bindgen_path(),
     }
 }
@@ -241,15 +258,31 @@ fn package_installed(name: &str) -> bool {
     }
 }
 
+/// Whether we may run apt-get: the effective user is root.
 fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
+    rustix::process::geteuid().is_root()
+}
+
+/// `None` on Debian 12, else the host's name from /etc/os-release.
+fn not_debian_12() -> Option<String> {
+    let text = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    os_release_not_debian_12(&text)
+}
+
+fn os_release_not_debian_12(text: &str) -> Option<String> {
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .map(|v| v.trim().trim_matches('"').to_string())
+    };
+    if field("ID").as_deref() == Some("debian") && field("VERSION_ID").as_deref() == Some("12") {
+        return None;
+    }
+    Some(
+        field("PRETTY_NAME")
+            .or_else(|| field("ID"))
+            .unwrap_or_else(|| "an unknown system (no /etc/os-release)".into()),
+    )
 }
 
 fn apt_install(names: &[&str]) -> Result<()> {
@@ -274,4 +307,25 @@ fn apt_install(names: &[&str]) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_debian_12_passes_the_host_check() {
+        let bookworm =
+            "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_ID=\"12\"\nID=debian\n";
+        assert_eq!(os_release_not_debian_12(bookworm), None);
+        let fedora =
+            "NAME=\"Fedora Linux\"\nVERSION_ID=40\nID=fedora\nPRETTY_NAME=\"Fedora Linux 40\"\n";
+        assert_eq!(
+            os_release_not_debian_12(fedora).as_deref(),
+            Some("Fedora Linux 40")
+        );
+        let trixie = "ID=debian\nVERSION_ID=\"13\"\n";
+        assert_eq!(os_release_not_debian_12(trixie).as_deref(), Some("debian"));
+        assert!(os_release_not_debian_12("").is_some());
+    }
 }

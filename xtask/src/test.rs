@@ -1,10 +1,16 @@
-//! `cargo xtask test`: every test tier, in order.
+//! `cargo xtask test`: every check and test tier, in order, cheapest failure first.
 //!
-//! 1. `cargo test --workspace` on the host (every crate, property tests, the shared kernel-side
-//!    core against the reference crates).
-//! 2. The VM tier: the forked kernel (`qemu` config unless `--config` says otherwise) and the
-//!    test initramfs booted in QEMU; the in-guest runner's tests are reported one by one by
-//!    `coconut-vmtest`.
+//! 1. Host tools ([`crate::setup`]).
+//! 2. Workspace lints ([`crate::lint`]): clippy `-D warnings`, `cargo fmt --check`, the fuzz
+//!    crates compiled.
+//! 3. The host tier: `cargo test --workspace` (every crate, property tests, the shared
+//!    kernel-side core against the reference crates).
+//! 4. The kernel (`qemu` config unless `--config` says otherwise), with the post-build checks of
+//!    its Rust objects (forbidden helpers, stack frames, panic inventory; see
+//!    [`crate::kernel::checks`]).
+//! 5. Kernel lints: the overlay's rustfmt with the tree's config, the kernel's `CLIPPY=1`.
+//! 6. The initramfs, then the VM tier: the kernel and the initramfs booted in QEMU; the
+//!    in-guest runner's tests are reported one by one by `coconut-vmtest`.
 
 use std::process::Command;
 
@@ -12,21 +18,22 @@ use anyhow::Result;
 
 use crate::setup::{self, Need};
 use crate::stage::{self, Pipeline};
-use crate::{guest, initramfs, kernel, paths};
+use crate::{guest, initramfs, kernel, lint, paths};
 
 /// Arguments of `cargo xtask test`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Only the host tier (`cargo test --workspace`).
+    /// Only the lints and the host tier (`cargo test --workspace`): no kernel, no VM.
     #[arg(long, conflicts_with = "vm_only")]
     pub host_only: bool,
-    /// Only the VM tier.
+    /// Only the kernel (with its checks) and the VM tier: no lints, no host tier.
     #[arg(long)]
     pub vm_only: bool,
     /// Kernel configuration the VM tier boots (see `cargo xtask kernel --help`).
     #[arg(long, default_value = "qemu")]
     pub config: String,
-    /// Run only the in-guest tests whose name contains this string.
+    /// Report only the in-guest tests whose name contains this string (the guest still runs
+    /// every test; libtest's filter picks what is reported and judged).
     pub filter: Option<String>,
 }
 
@@ -38,17 +45,21 @@ fn cargo() -> Command {
 
 /// `cargo xtask test`.
 pub fn run(args: &Args) -> Result<()> {
-    let mut p = Pipeline::new(
-        "test",
-        if args.host_only {
-            1
-        } else if args.vm_only {
-            4
-        } else {
-            5
-        },
-    );
+    let stages = match (args.host_only, args.vm_only) {
+        (true, _) => 5,
+        (_, true) => 4,
+        _ => 10,
+    };
+    let mut p = Pipeline::new("test", stages);
+    let needs: &[Need] = if args.host_only {
+        &[Need::Kernel]
+    } else {
+        &[Need::Kernel, Need::Initramfs, Need::Qemu]
+    };
+    // The host tier reads the kernel tarball (the forbidden-helper list), so tools come first.
+    p.stage("host tools", || setup::ensure(needs, true))?;
     if !args.vm_only {
+        lint::workspace(&mut p)?;
         p.stage("host tier: cargo test --workspace", || {
             stage::run(cargo().args(["test", "--workspace"]))
         })?;
@@ -57,30 +68,34 @@ pub fn run(args: &Args) -> Result<()> {
         p.finish();
         return Ok(());
     }
-    p.stage("host tools", || {
-        setup::ensure(&[Need::Kernel, Need::Initramfs, Need::Qemu], true)
-    })?;
-    let bzimage = p.stage(&format!("kernel ({} config)", args.config), || {
-        kernel::build_config(&args.config)
-    })?;
+    let built = p.stage(
+        &format!("kernel ({} config) and object checks", args.config),
+        || kernel::build(&kernel::BuildArgs::of_config(&args.config)),
+    )?;
+    if !args.vm_only {
+        lint::kernel_lints(&mut p, &built)?;
+    }
     let initrd = p.stage("initramfs", || initramfs::run(&initramfs::Args {}))?;
-    p.stage("VM tier: in-guest tests", || {
-        let runner = paths::target()
-            .join("guest")
-            .join(guest::TARGET)
-            .join("release")
-            .join("coconut-guest-tests");
-        let mut cmd = cargo();
-        cmd.args(["run", "--quiet", "--package", "coconut-vmtest", "--"])
-            .env("COCONUT_KERNEL", &bzimage)
-            .env("COCONUT_INITRAMFS", &initrd)
-            .env("COCONUT_GUEST_TESTS", &runner)
-            .env("COCONUT_VM_LOG_DIR", paths::target().join("vm-logs"));
-        if let Some(filter) = &args.filter {
-            cmd.arg(filter);
-        }
-        stage::run(&mut cmd)
-    })?;
+    p.stage(
+        &format!("VM tier: in-guest tests (Linux {})", built.version),
+        || {
+            let runner = paths::target()
+                .join("guest")
+                .join(guest::TARGET)
+                .join("release")
+                .join("coconut-guest-tests");
+            let mut cmd = cargo();
+            cmd.args(["run", "--quiet", "--package", "coconut-vmtest", "--"])
+                .env("COCONUT_KERNEL", &built.bzimage)
+                .env("COCONUT_INITRAMFS", &initrd)
+                .env("COCONUT_GUEST_TESTS", &runner)
+                .env("COCONUT_VM_LOG_DIR", paths::target().join("vm-logs"));
+            if let Some(filter) = &args.filter {
+                cmd.arg(filter);
+            }
+            stage::run(&mut cmd)
+        },
+    )?;
     p.finish();
     Ok(())
 }
