@@ -96,9 +96,11 @@ impl Aid {
         }
         let mut value: u64 = 0;
         for d in digits {
+            // Every byte is an ASCII digit (checked above), so `to_digit` is `Some`.
+            let digit = char::from(*d).to_digit(10).ok_or(AidError::NotDigit)?;
             value = value
                 .checked_mul(10)
-                .and_then(|v| v.checked_add(u64::from(d - b'0')))
+                .and_then(|v| v.checked_add(u64::from(digit)))
                 .ok_or(AidError::TooLarge)?;
         }
         Aid::new(value)
@@ -106,31 +108,27 @@ impl Aid {
 
     /// Writes the canonical text form into `buf` and returns the written prefix of it.
     pub fn encode(self, buf: &mut [u8; AID_TEXT_MAX]) -> &[u8] {
-        // Render the digits right-aligned in a scratch array, then copy them behind "a:".
-        let mut scratch = [b'0'; 19];
+        // Render the digits right-aligned behind "a:", then move them to the front.
+        let [a, colon, digits @ ..] = buf;
+        *a = b'a';
+        *colon = b':';
+        digits.fill(b'0');
         let mut v = self.0;
-        let mut n = 0usize;
-        for slot in scratch.iter_mut().rev() {
-            *slot = b'0' + (v % 10) as u8;
+        // The first digit of the text: never later than 19 - AID_MIN_DIGITS (zero padding).
+        let mut first = digits.len().saturating_sub(AID_MIN_DIGITS);
+        for (i, slot) in digits.iter_mut().enumerate().rev() {
+            // `v % 10` is below 10, so OR-ing it into b'0' (0x30) gives its ASCII digit.
+            *slot = b'0' | (v % 10) as u8;
             v /= 10;
-            n += 1;
+            first = first.min(i);
             if v == 0 {
                 break;
             }
         }
-        let width = if n < AID_MIN_DIGITS {
-            AID_MIN_DIGITS
-        } else {
-            n
-        };
-        buf[0] = b'a';
-        buf[1] = b':';
-        let start = scratch.len().saturating_sub(width);
-        let digits = scratch.get(start..).unwrap_or(&[]);
-        let out = buf.get_mut(2..2 + digits.len()).unwrap_or(&mut []);
-        out.copy_from_slice(digits);
-        let end = 2 + digits.len();
-        buf.get(..end).unwrap_or(&[])
+        digits.copy_within(first.., 0);
+        let len = digits.len().saturating_sub(first).saturating_add(2);
+        let (text, _) = buf.split_at(len.min(AID_TEXT_MAX));
+        text
     }
 }
 

@@ -5,12 +5,19 @@
 //! is given as offset constants (`AUDIT_OFF_*`) so C, Rust and the documentation quote the same
 //! numbers. The JSON names of the kinds are those of `chain.log` lines.
 //!
+//! [`decode_event`] is the one event decoder and its rule is the one acceptance rule of
+//! `docs/formats/audit.md` ("Events"): the magic, a known kind, actor and subject at most
+//! `AID_MAX`, `detail_len` at most `AGENT_AUDIT_DETAIL_MAX` and exactly that many bytes of
+//! UTF-8 detail without control characters ([`check_detail`]). `coconut_audit::Event::decode`,
+//! the chain, the verifier and libcoconut all decode through it; encoders apply
+//! [`check_detail`] too, so whatever is sealed decodes.
+//!
 //! Constraints: no_std, no heap, no panics; decoding rejects anything malformed.
 
 use super::layout::AgentAuditRowHdr;
 use super::limits::{
     AGENT_AUDIT_DETAIL_MAX, AGENT_AUDIT_EVENT_HDR_SIZE, AGENT_AUDIT_ROW_HDR_LEN,
-    AGENT_AUDIT_ROW_MAX, AGENT_AUDIT_ROW_MIN,
+    AGENT_AUDIT_ROW_MAX, AGENT_AUDIT_ROW_MIN, AID_MAX,
 };
 
 /// The first four bytes of every event.
@@ -188,6 +195,10 @@ pub enum AuditDecodeError {
     LengthMismatch,
     /// The detail is not UTF-8.
     DetailNotUtf8,
+    /// The detail contains a control character (a newline, tab, DEL, a C1 control, …).
+    DetailControlChar,
+    /// The actor or the subject is larger than `AID_MAX`, so it is not an AID.
+    BadAid,
     /// A reserved field is not zero.
     ReservedNotZero,
 }
@@ -198,25 +209,38 @@ impl core::fmt::Display for AuditDecodeError {
             AuditDecodeError::Truncated => "audit event or row is shorter than its fixed header",
             AuditDecodeError::BadMagic => "audit event does not start with the magic \"CCA1\"",
             AuditDecodeError::UnknownKind => "audit event kind is 0 or unknown",
-            AuditDecodeError::DetailTooLong => "audit event detail_len is larger than 256",
+            AuditDecodeError::DetailTooLong => "audit event detail is longer than 256 bytes",
             AuditDecodeError::LengthMismatch => {
                 "audit event or row length does not match its declared lengths"
             }
             AuditDecodeError::DetailNotUtf8 => "audit event detail is not UTF-8",
+            AuditDecodeError::DetailControlChar => {
+                "audit event detail contains a control character (newline, tab, DEL, C1)"
+            }
+            AuditDecodeError::BadAid => {
+                "audit event actor or subject is larger than AID_MAX (2^63 - 1)"
+            }
             AuditDecodeError::ReservedNotZero => "audit row reserved field is not zero",
         })
     }
 }
 
-fn put_u32(out: &mut [u8; AGENT_AUDIT_EVENT_HDR_SIZE], off: usize, v: u32) {
-    if let Some(dst) = out.get_mut(off..off + 4) {
-        dst.copy_from_slice(&v.to_le_bytes());
-    }
-}
+/// Writes consecutive fields into a buffer whose length is the sum of the fields' lengths.
+struct Fields<'a>(&'a mut [u8]);
 
-fn put_u64(out: &mut [u8; AGENT_AUDIT_EVENT_HDR_SIZE], off: usize, v: u64) {
-    if let Some(dst) = out.get_mut(off..off + 8) {
-        dst.copy_from_slice(&v.to_le_bytes());
+impl Fields<'_> {
+    /// Appends `src`. Every caller writes a fixed layout into a buffer of exactly its size, so
+    /// running out of room is a bug of this module: caught in debug builds, a no-op otherwise
+    /// (the fields before it are written, the result is still a well-formed length).
+    fn put(&mut self, src: &[u8]) {
+        let room = core::mem::take(&mut self.0);
+        match room.split_at_mut_checked(src.len()) {
+            Some((dst, rest)) => {
+                dst.copy_from_slice(src);
+                self.0 = rest;
+            }
+            None => debug_assert!(false, "field beyond the end of its layout"),
+        }
     }
 }
 
@@ -230,35 +254,79 @@ fn get_u64(bytes: &[u8], off: usize) -> Option<u64> {
     Some(u64::from_le_bytes(b))
 }
 
+/// Checks a detail: at most `AGENT_AUDIT_DETAIL_MAX` (256) bytes (else `DetailTooLong`), no
+/// control character (`char::is_control`: U+0000..=U+001F, U+007F..=U+009F; so no newline or
+/// tab; else `DetailControlChar`). Encoders run it before sealing, [`decode_event`] after
+/// decoding, so a `chain.log` line stays one line and a terminal shows what was logged.
+pub fn check_detail(detail: &str) -> Result<(), AuditDecodeError> {
+    if detail.len() > AGENT_AUDIT_DETAIL_MAX {
+        return Err(AuditDecodeError::DetailTooLong);
+    }
+    // This runs for every sealed row: scan eight bytes at a time, and decode characters only
+    // when a word holds a byte that might be a control or part of a non-ASCII character.
+    let bytes = detail.as_bytes();
+    let mut words = bytes.chunks_exact(8);
+    let suspicious = words.any(|w| {
+        let w = w.first_chunk::<8>().map_or(0, |w| u64::from_le_bytes(*w));
+        suspicious_word(w)
+    }) || words.remainder().iter().any(|b| !(0x20..0x7f).contains(b));
+    if suspicious && detail.chars().any(char::is_control) {
+        return Err(AuditDecodeError::DetailControlChar);
+    }
+    Ok(())
+}
+
+/// Whether any byte of `w` is below 0x20, is 0x7f, or is at least 0x80 (the bit tricks of
+/// "Bit Twiddling Hacks": `hasless` and `haszero`, exact for "any byte"; the wrapping
+/// subtraction is part of the trick).
+#[inline]
+fn suspicious_word(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const SPACES: u64 = 0x2020_2020_2020_2020;
+    const DELS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let below_space = w.wrapping_sub(SPACES) & !w & HIGHS;
+    let x = w ^ DELS;
+    let del = x.wrapping_sub(ONES) & !x & HIGHS;
+    (below_space | del | (w & HIGHS)) != 0
+}
+
 /// Encodes the fixed 56-byte event header (little-endian). The detail text follows it.
 pub fn encode_event_header(h: &EventHeader) -> [u8; AGENT_AUDIT_EVENT_HDR_SIZE] {
     let mut out = [0u8; AGENT_AUDIT_EVENT_HDR_SIZE];
-    if let Some(dst) = out.get_mut(AUDIT_OFF_MAGIC..AUDIT_OFF_MAGIC + 4) {
-        dst.copy_from_slice(&AUDIT_EVENT_MAGIC);
-    }
-    put_u32(&mut out, AUDIT_OFF_KIND, h.kind as u32);
-    put_u64(&mut out, AUDIT_OFF_SEQ, h.seq);
-    put_u64(&mut out, AUDIT_OFF_BOOT, h.boot);
-    put_u64(&mut out, AUDIT_OFF_TIME_NS, h.time_ns);
-    put_u64(&mut out, AUDIT_OFF_ACTOR, h.actor);
-    put_u64(&mut out, AUDIT_OFF_SUBJECT, h.subject);
-    put_u32(&mut out, AUDIT_OFF_RESULT, h.result as u32);
-    put_u32(&mut out, AUDIT_OFF_DETAIL_LEN, h.detail_len);
+    // The fields in offset order (`AUDIT_OFF_*`), with no gap between them.
+    let mut f = Fields(&mut out);
+    f.put(&AUDIT_EVENT_MAGIC);
+    f.put(&(h.kind as u32).to_le_bytes());
+    f.put(&h.seq.to_le_bytes());
+    f.put(&h.boot.to_le_bytes());
+    f.put(&h.time_ns.to_le_bytes());
+    f.put(&h.actor.to_le_bytes());
+    f.put(&h.subject.to_le_bytes());
+    f.put(&h.result.to_le_bytes());
+    f.put(&h.detail_len.to_le_bytes());
+    debug_assert!(f.0.is_empty(), "the header fields fill the header");
     out
 }
 
 /// Decodes the fixed event header from the start of `bytes` (which may continue with the
-/// detail). Checks the magic, the kind and the detail bound.
+/// detail). Checks the magic, the kind, that actor and subject are AIDs (at most `AID_MAX`)
+/// and the detail bound; [`decode_event`] checks the rest of an event.
 pub fn decode_event_header(bytes: &[u8]) -> Result<EventHeader, AuditDecodeError> {
     if bytes.len() < AGENT_AUDIT_EVENT_HDR_SIZE {
         return Err(AuditDecodeError::Truncated);
     }
-    if bytes.get(AUDIT_OFF_MAGIC..AUDIT_OFF_MAGIC + 4) != Some(&AUDIT_EVENT_MAGIC[..]) {
+    if bytes.first_chunk::<4>() != Some(&AUDIT_EVENT_MAGIC) {
         return Err(AuditDecodeError::BadMagic);
     }
     let t = AuditDecodeError::Truncated;
     let kind = get_u32(bytes, AUDIT_OFF_KIND).ok_or(t)?;
     let kind = AuditKind::from_u32(kind).ok_or(AuditDecodeError::UnknownKind)?;
+    let actor = get_u64(bytes, AUDIT_OFF_ACTOR).ok_or(t)?;
+    let subject = get_u64(bytes, AUDIT_OFF_SUBJECT).ok_or(t)?;
+    if actor > AID_MAX || subject > AID_MAX {
+        return Err(AuditDecodeError::BadAid);
+    }
     let detail_len = get_u32(bytes, AUDIT_OFF_DETAIL_LEN).ok_or(t)?;
     if detail_len as usize > AGENT_AUDIT_DETAIL_MAX {
         return Err(AuditDecodeError::DetailTooLong);
@@ -268,15 +336,17 @@ pub fn decode_event_header(bytes: &[u8]) -> Result<EventHeader, AuditDecodeError
         seq: get_u64(bytes, AUDIT_OFF_SEQ).ok_or(t)?,
         boot: get_u64(bytes, AUDIT_OFF_BOOT).ok_or(t)?,
         time_ns: get_u64(bytes, AUDIT_OFF_TIME_NS).ok_or(t)?,
-        actor: get_u64(bytes, AUDIT_OFF_ACTOR).ok_or(t)?,
-        subject: get_u64(bytes, AUDIT_OFF_SUBJECT).ok_or(t)?,
+        actor,
+        subject,
         result: get_u32(bytes, AUDIT_OFF_RESULT).ok_or(t)? as i32,
         detail_len,
     })
 }
 
-/// Decodes a whole event: the header and exactly `detail_len` bytes of UTF-8 detail, nothing
-/// more. Returns the header and the detail.
+/// Decodes a whole event, the one acceptance rule of `docs/formats/audit.md`: the header
+/// ([`decode_event_header`]), then exactly `detail_len` bytes of detail, nothing more
+/// (`LengthMismatch`), UTF-8 (`DetailNotUtf8`) that passes [`check_detail`]. Returns the
+/// header and the detail.
 pub fn decode_event(bytes: &[u8]) -> Result<(EventHeader, &str), AuditDecodeError> {
     let h = decode_event_header(bytes)?;
     let detail = bytes
@@ -286,19 +356,19 @@ pub fn decode_event(bytes: &[u8]) -> Result<(EventHeader, &str), AuditDecodeErro
         return Err(AuditDecodeError::LengthMismatch);
     }
     let detail = core::str::from_utf8(detail).map_err(|_| AuditDecodeError::DetailNotUtf8)?;
+    check_detail(detail)?;
     Ok((h, detail))
 }
 
 /// Encodes a binary row header (72 bytes: `row_len`, `reserved`, `prev`, `hash`).
 pub fn encode_row_header(h: &AgentAuditRowHdr) -> [u8; AGENT_AUDIT_ROW_HDR_LEN] {
     let mut out = [0u8; AGENT_AUDIT_ROW_HDR_LEN];
-    let (len, rest) = out.split_at_mut(4);
-    len.copy_from_slice(&h.row_len.to_le_bytes());
-    let (reserved, rest) = rest.split_at_mut(4);
-    reserved.copy_from_slice(&h.reserved.to_le_bytes());
-    let (prev, hash) = rest.split_at_mut(32);
-    prev.copy_from_slice(&h.prev);
-    hash.copy_from_slice(&h.hash);
+    let mut f = Fields(&mut out);
+    f.put(&h.row_len.to_le_bytes());
+    f.put(&h.reserved.to_le_bytes());
+    f.put(&h.prev);
+    f.put(&h.hash);
+    debug_assert!(f.0.is_empty(), "the row header fields fill the row header");
     out
 }
 

@@ -61,7 +61,8 @@ impl Errno {
 
     /// The value a syscall returns for this error: `-errno`.
     pub const fn to_ret(self) -> i64 {
-        -(self.0 as i64)
+        // Every errno of the table is positive and small, so the negation cannot overflow.
+        (self.0 as i64).wrapping_neg()
     }
 
     /// The symbolic name, such as `"EINVAL"`.

@@ -62,23 +62,51 @@ macro_rules! field_table {
     }};
 }
 
-fn le_u64(bytes: &[u8], off: usize) -> u64 {
-    bytes
-        .get(off..off + 8)
-        .and_then(|b| <[u8; 8]>::try_from(b).ok())
-        .map_or(0, u64::from_le_bytes)
+/// Reads the consecutive little-endian fields of a struct from its known bytes.
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    /// The next `N` bytes. The callers read each struct's fields in order from a prefix of
+    /// exactly its size, so running short is a bug of this module: caught in debug builds,
+    /// `EINVAL` otherwise.
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], Errno> {
+        match self.0.split_first_chunk::<N>() {
+            Some((head, rest)) => {
+                self.0 = rest;
+                Ok(*head)
+            }
+            None => {
+                debug_assert!(false, "field beyond the end of its struct");
+                Err(Errno::EINVAL)
+            }
+        }
+    }
+
+    fn u64(&mut self) -> Result<u64, Errno> {
+        self.take().map(u64::from_le_bytes)
+    }
+
+    fn u32(&mut self) -> Result<u32, Errno> {
+        self.take().map(u32::from_le_bytes)
+    }
 }
 
-fn le_u32(bytes: &[u8], off: usize) -> u32 {
-    bytes
-        .get(off..off + 4)
-        .and_then(|b| <[u8; 4]>::try_from(b).ok())
-        .map_or(0, u32::from_le_bytes)
-}
+/// Writes the consecutive little-endian fields of a struct into a buffer of its size.
+struct Writer<'a>(&'a mut [u8]);
 
-fn put(out: &mut [u8], off: usize, src: &[u8]) {
-    if let Some(dst) = out.get_mut(off..off + src.len()) {
-        dst.copy_from_slice(src);
+impl Writer<'_> {
+    /// Appends `src`. Every caller writes a struct's fields in order into a buffer of exactly
+    /// its size, so running out of room is a bug of this module: caught in debug builds, the
+    /// field dropped otherwise.
+    fn put(&mut self, src: &[u8]) {
+        let room = core::mem::take(&mut self.0);
+        match room.split_at_mut_checked(src.len()) {
+            Some((dst, rest)) => {
+                dst.copy_from_slice(src);
+                self.0 = rest;
+            }
+            None => debug_assert!(false, "field beyond the end of its struct"),
+        }
     }
 }
 
@@ -264,28 +292,33 @@ impl AgentSpawnArgs {
     /// Decodes user bytes with `copy_struct_from_user` semantics: `EINVAL` below the v0 size,
     /// `E2BIG` above a page or with a non-zero byte beyond the known struct.
     pub fn from_user_bytes(bytes: &[u8]) -> Result<Self, Errno> {
-        let b = user_prefix(bytes, AGENT_SPAWN_ARGS_SIZE_VER0, size_of::<Self>())?;
+        let mut r = Reader(user_prefix(
+            bytes,
+            AGENT_SPAWN_ARGS_SIZE_VER0,
+            size_of::<Self>(),
+        )?);
         Ok(AgentSpawnArgs {
-            manifest: le_u64(b, 0),
-            manifest_len: le_u64(b, 8),
-            caps: le_u64(b, 16),
-            caps_len: le_u64(b, 24),
-            flags: le_u64(b, 32),
-            pidfd: le_u32(b, 40) as i32,
-            lane: le_u32(b, 44),
+            manifest: r.u64()?,
+            manifest_len: r.u64()?,
+            caps: r.u64()?,
+            caps_len: r.u64()?,
+            flags: r.u64()?,
+            pidfd: r.u32()? as i32,
+            lane: r.u32()?,
         })
     }
 
     /// The little-endian bytes of this struct.
     pub fn to_bytes(&self) -> [u8; AGENT_SPAWN_ARGS_SIZE_VER0] {
         let mut out = [0u8; AGENT_SPAWN_ARGS_SIZE_VER0];
-        put(&mut out, 0, &self.manifest.to_le_bytes());
-        put(&mut out, 8, &self.manifest_len.to_le_bytes());
-        put(&mut out, 16, &self.caps.to_le_bytes());
-        put(&mut out, 24, &self.caps_len.to_le_bytes());
-        put(&mut out, 32, &self.flags.to_le_bytes());
-        put(&mut out, 40, &self.pidfd.to_le_bytes());
-        put(&mut out, 44, &self.lane.to_le_bytes());
+        let mut w = Writer(&mut out);
+        w.put(&self.manifest.to_le_bytes());
+        w.put(&self.manifest_len.to_le_bytes());
+        w.put(&self.caps.to_le_bytes());
+        w.put(&self.caps_len.to_le_bytes());
+        w.put(&self.flags.to_le_bytes());
+        w.put(&self.pidfd.to_le_bytes());
+        w.put(&self.lane.to_le_bytes());
         out
     }
 }
@@ -294,22 +327,27 @@ impl AgentBudget {
     /// Decodes user bytes with `copy_struct_from_user` semantics (see
     /// [`AgentSpawnArgs::from_user_bytes`]).
     pub fn from_user_bytes(bytes: &[u8]) -> Result<Self, Errno> {
-        let b = user_prefix(bytes, AGENT_BUDGET_SIZE_VER0, size_of::<Self>())?;
+        let mut r = Reader(user_prefix(
+            bytes,
+            AGENT_BUDGET_SIZE_VER0,
+            size_of::<Self>(),
+        )?);
         Ok(AgentBudget {
-            limit: le_u64(b, 0),
-            used: le_u64(b, 8),
-            period_ns: le_u64(b, 16),
-            reserved: le_u64(b, 24),
+            limit: r.u64()?,
+            used: r.u64()?,
+            period_ns: r.u64()?,
+            reserved: r.u64()?,
         })
     }
 
     /// The little-endian bytes of this struct.
     pub fn to_bytes(&self) -> [u8; AGENT_BUDGET_SIZE_VER0] {
         let mut out = [0u8; AGENT_BUDGET_SIZE_VER0];
-        put(&mut out, 0, &self.limit.to_le_bytes());
-        put(&mut out, 8, &self.used.to_le_bytes());
-        put(&mut out, 16, &self.period_ns.to_le_bytes());
-        put(&mut out, 24, &self.reserved.to_le_bytes());
+        let mut w = Writer(&mut out);
+        w.put(&self.limit.to_le_bytes());
+        w.put(&self.used.to_le_bytes());
+        w.put(&self.period_ns.to_le_bytes());
+        w.put(&self.reserved.to_le_bytes());
         out
     }
 }
@@ -318,24 +356,29 @@ impl AgentAuditFilter {
     /// Decodes user bytes with `copy_struct_from_user` semantics (see
     /// [`AgentSpawnArgs::from_user_bytes`]).
     pub fn from_user_bytes(bytes: &[u8]) -> Result<Self, Errno> {
-        let b = user_prefix(bytes, AGENT_AUDIT_FILTER_SIZE_VER0, size_of::<Self>())?;
+        let mut r = Reader(user_prefix(
+            bytes,
+            AGENT_AUDIT_FILTER_SIZE_VER0,
+            size_of::<Self>(),
+        )?);
         Ok(AgentAuditFilter {
-            from_seq: le_u64(b, 0),
-            to_seq: le_u64(b, 8),
-            aid: le_u64(b, 16),
-            kinds: le_u64(b, 24),
-            flags: le_u64(b, 32),
+            from_seq: r.u64()?,
+            to_seq: r.u64()?,
+            aid: r.u64()?,
+            kinds: r.u64()?,
+            flags: r.u64()?,
         })
     }
 
     /// The little-endian bytes of this struct.
     pub fn to_bytes(&self) -> [u8; AGENT_AUDIT_FILTER_SIZE_VER0] {
         let mut out = [0u8; AGENT_AUDIT_FILTER_SIZE_VER0];
-        put(&mut out, 0, &self.from_seq.to_le_bytes());
-        put(&mut out, 8, &self.to_seq.to_le_bytes());
-        put(&mut out, 16, &self.aid.to_le_bytes());
-        put(&mut out, 24, &self.kinds.to_le_bytes());
-        put(&mut out, 32, &self.flags.to_le_bytes());
+        let mut w = Writer(&mut out);
+        w.put(&self.from_seq.to_le_bytes());
+        w.put(&self.to_seq.to_le_bytes());
+        w.put(&self.aid.to_le_bytes());
+        w.put(&self.kinds.to_le_bytes());
+        w.put(&self.flags.to_le_bytes());
         out
     }
 }
@@ -344,22 +387,27 @@ impl AgentMemRequest {
     /// Decodes user bytes with `copy_struct_from_user` semantics (see
     /// [`AgentSpawnArgs::from_user_bytes`]).
     pub fn from_user_bytes(bytes: &[u8]) -> Result<Self, Errno> {
-        let b = user_prefix(bytes, AGENT_MEM_REQUEST_SIZE_VER0, size_of::<Self>())?;
+        let mut r = Reader(user_prefix(
+            bytes,
+            AGENT_MEM_REQUEST_SIZE_VER0,
+            size_of::<Self>(),
+        )?);
         Ok(AgentMemRequest {
-            length: le_u64(b, 0),
-            flags: le_u64(b, 8),
-            prot: le_u32(b, 16),
-            reserved: le_u32(b, 20),
+            length: r.u64()?,
+            flags: r.u64()?,
+            prot: r.u32()?,
+            reserved: r.u32()?,
         })
     }
 
     /// The little-endian bytes of this struct.
     pub fn to_bytes(&self) -> [u8; AGENT_MEM_REQUEST_SIZE_VER0] {
         let mut out = [0u8; AGENT_MEM_REQUEST_SIZE_VER0];
-        put(&mut out, 0, &self.length.to_le_bytes());
-        put(&mut out, 8, &self.flags.to_le_bytes());
-        put(&mut out, 16, &self.prot.to_le_bytes());
-        put(&mut out, 20, &self.reserved.to_le_bytes());
+        let mut w = Writer(&mut out);
+        w.put(&self.length.to_le_bytes());
+        w.put(&self.flags.to_le_bytes());
+        w.put(&self.prot.to_le_bytes());
+        w.put(&self.reserved.to_le_bytes());
         out
     }
 }

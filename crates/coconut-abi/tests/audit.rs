@@ -87,6 +87,39 @@ fn malformed_events_are_rejected() {
     let mut event = encode_event_header(&h2).to_vec();
     event.push(0xff);
     assert_eq!(decode_event(&event), Err(AuditDecodeError::DetailNotUtf8));
+    // The one acceptance rule also covers the detail's characters and the AIDs.
+    let mut event = encode_event_header(&h2).to_vec();
+    event.push(b'\n');
+    assert_eq!(
+        decode_event(&event),
+        Err(AuditDecodeError::DetailControlChar)
+    );
+    for (off, raw) in [
+        (AUDIT_OFF_ACTOR, AID_MAX + 1),
+        (AUDIT_OFF_SUBJECT, u64::MAX),
+    ] {
+        let mut b = good;
+        b[off..off + 8].copy_from_slice(&raw.to_le_bytes());
+        assert_eq!(decode_event_header(&b), Err(AuditDecodeError::BadAid));
+        assert_eq!(decode_event(&b), Err(AuditDecodeError::BadAid));
+    }
+}
+
+#[test]
+fn check_detail_is_the_detail_rule() {
+    assert_eq!(check_detail(&"x".repeat(256)), Ok(()));
+    assert_eq!(
+        check_detail(&"x".repeat(257)),
+        Err(AuditDecodeError::DetailTooLong)
+    );
+    assert_eq!(check_detail("naïve ✓ \u{a0}"), Ok(()));
+    for bad in ["a\nb", "tab\there", "nul\0", "del\x7f", "c1\u{85}"] {
+        assert_eq!(
+            check_detail(bad),
+            Err(AuditDecodeError::DetailControlChar),
+            "{bad:?}"
+        );
+    }
 }
 
 #[test]
@@ -122,8 +155,8 @@ proptest! {
 
     #[test]
     fn header_round_trip(
-        kind in 1u32..=13, seq: u64, boot: u64, time_ns: u64, actor: u64, subject: u64,
-        result: i32, detail_len in 0u32..=256
+        kind in 1u32..=13, seq: u64, boot: u64, time_ns: u64, actor in 0..=AID_MAX,
+        subject in 0..=AID_MAX, result: i32, detail_len in 0u32..=256
     ) {
         let h = EventHeader {
             kind: AuditKind::from_u32(kind).unwrap(),

@@ -79,13 +79,16 @@ impl core::fmt::Write for DetailBuf {
             let mut utf8 = [0u8; 4];
             let bytes = c.encode_utf8(&mut utf8).as_bytes();
             let start = usize::from(self.len);
-            // At most 256 + 4: no overflow.
-            let end = start + bytes.len();
-            match self.buf.get_mut(start..end) {
+            // Exactly `bytes.len()` bytes at `start`, if they fit.
+            match self
+                .buf
+                .get_mut(start..)
+                .and_then(|r| r.get_mut(..bytes.len()))
+            {
                 Some(dst) => {
                     dst.copy_from_slice(bytes);
-                    // `end <= 256`.
-                    self.len = end as u16;
+                    // At most 256, the buffer's length.
+                    self.len = start.saturating_add(bytes.len()) as u16;
                 }
                 None => self.truncate_with_ellipsis(),
             }
@@ -99,23 +102,32 @@ impl DetailBuf {
     /// appends it (`docs/formats/audit.md`, "Detail grammar").
     fn truncate_with_ellipsis(&mut self) {
         self.truncated = true;
-        let mut len = usize::from(self.len).min(AGENT_AUDIT_DETAIL_MAX - ELLIPSIS.len());
+        let mut len = usize::from(self.len).min(ELLIPSIS_AT);
         // Back up to a character boundary: the end of the text, or a byte of it that is not a
         // UTF-8 continuation byte.
         let end = usize::from(self.len);
         while len > 0 && len < end && self.buf.get(len).is_some_and(|&b| b & 0xc0 == 0x80) {
-            len -= 1;
+            len = len.saturating_sub(1);
         }
-        if let Some(dst) = self.buf.get_mut(len..len + ELLIPSIS.len()) {
-            dst.copy_from_slice(ELLIPSIS);
-            // At most 256.
-            self.len = (len + ELLIPSIS.len()) as u16;
+        match self
+            .buf
+            .get_mut(len..)
+            .and_then(|r| r.get_mut(..ELLIPSIS.len()))
+        {
+            Some(dst) => {
+                dst.copy_from_slice(ELLIPSIS);
+                // At most 253 + 3 = 256.
+                self.len = len.saturating_add(ELLIPSIS.len()) as u16;
+            }
+            None => debug_assert!(false, "the ellipsis fits behind {ELLIPSIS_AT} bytes"),
         }
     }
 }
 
 /// What ends a detail that was cut at 256 bytes.
 const ELLIPSIS: &[u8] = b"...";
+/// Where the ellipsis of a cut detail starts at the latest.
+const ELLIPSIS_AT: usize = AGENT_AUDIT_DETAIL_MAX - ELLIPSIS.len();
 
 /// The longest link detail: `prev_boot=` + 20 digits + ` prev_seq=` + 20 digits +
 /// ` prev_head=` + 64 hex digits.
@@ -134,21 +146,28 @@ pub struct PrevBoot {
     pub head: [u8; 32],
 }
 
-/// Writes `v` in decimal without leading zeros at `buf[at..]`; returns the new position.
-fn put_u64(buf: &mut [u8], at: usize, v: u64) -> usize {
-    let mut digits = [0u8; 20];
-    let mut n = 0usize;
+/// Digits of the longest `u64`.
+pub(super) const U64_DIGITS: usize = 20;
+
+/// Renders `v` in decimal without leading zeros into the end of `buf`; returns the digits.
+pub(super) fn decimal(v: u64, buf: &mut [u8; U64_DIGITS]) -> &[u8] {
     let mut v = v;
-    for slot in digits.iter_mut().rev() {
-        *slot = b'0' + (v % 10) as u8;
+    let mut first = U64_DIGITS;
+    for (i, slot) in buf.iter_mut().enumerate().rev() {
+        // `v % 10` is below 10, so OR-ing it into b'0' (0x30) gives its ASCII digit.
+        *slot = b'0' | (v % 10) as u8;
         v /= 10;
-        n += 1;
+        first = i;
         if v == 0 {
             break;
         }
     }
-    let src = digits.get(20 - n..).unwrap_or(&[]);
-    put(buf, at, src)
+    buf.get(first..).unwrap_or(&[])
+}
+
+/// Writes `v` in decimal without leading zeros at `buf[at..]`; returns the new position.
+fn put_u64(buf: &mut [u8], at: usize, v: u64) -> usize {
+    put(buf, at, decimal(v, &mut [0; U64_DIGITS]))
 }
 
 /// Copies `src` to `buf[at..]` if it fits; returns the new position.
@@ -173,7 +192,8 @@ fn parse_u64(text: &[u8]) -> Option<u64> {
         if !c.is_ascii_digit() {
             return None;
         }
-        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+        let digit = char::from(c).to_digit(10)?;
+        v = v.checked_mul(10)?.checked_add(u64::from(digit))?;
     }
     Some(v)
 }

@@ -10,14 +10,10 @@ use super::abi::AuditDecodeError;
 /// Why an audit event or row could not be encoded, decoded, sealed or rendered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditError {
-    /// The bytes are not a well-formed event or binary row; the inner error says which rule.
+    /// The event or binary row breaks a rule of the format (`coconut_abi::decode_event`'s
+    /// acceptance rule, which encoding applies too: a detail too long or with a control
+    /// character, an actor or subject that is not an AID, …); the inner error says which.
     Decode(AuditDecodeError),
-    /// The detail is longer than `AGENT_AUDIT_DETAIL_MAX` (256) bytes.
-    DetailTooLong,
-    /// The detail contains a control character (a newline, tab, DEL, a C1 control, …).
-    DetailControlChar,
-    /// An actor or subject is larger than `AID_MAX`, so it is not an AID.
-    BadAid,
     /// The output buffer is too small.
     BufferTooSmall,
     /// Sealing: the event's `seq` is not the chain's next sequence number.
@@ -47,13 +43,6 @@ impl core::fmt::Display for AuditError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             AuditError::Decode(e) => write!(f, "malformed audit event or row: {e}"),
-            AuditError::DetailTooLong => f.write_str("audit detail is longer than 256 bytes"),
-            AuditError::DetailControlChar => {
-                f.write_str("audit detail contains a control character (newline, tab, DEL, C1)")
-            }
-            AuditError::BadAid => {
-                f.write_str("audit actor or subject is larger than AID_MAX (2^63 - 1)")
-            }
             AuditError::BufferTooSmall => f.write_str("output buffer is too small"),
             AuditError::SeqMismatch => {
                 f.write_str("audit event seq is not the chain's next sequence number")

@@ -25,8 +25,8 @@ pub(super) fn encode32(bytes: &[u8; 32]) -> [u8; 64] {
 
 fn nibble(c: u8) -> Option<u8> {
     match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
+        // Lowercase only: `to_digit(16)` alone would accept `A`..`F`.
+        b'0'..=b'9' | b'a'..=b'f' => char::from(c).to_digit(16).map(|d| d as u8),
         _ => None,
     }
 }

@@ -12,13 +12,12 @@
 //! Constraints: no_std, no heap, no panics; nothing is written past the caller's buffer.
 
 use super::abi::{AGENT_AUDIT_DETAIL_MAX, AID_TEXT_MAX};
+use super::detail::{decimal, U64_DIGITS};
 use super::error::AuditError;
 use super::event::Event;
 use super::hex::encode32;
 use super::row::RowRef;
 
-/// Digits of the longest `u64`.
-const U64_DIGITS: usize = 20;
 /// Characters of the longest `i32` (`-2147483648`).
 const I32_CHARS: usize = 11;
 /// The longest kind name (`memory_tier`, `audit_query`).
@@ -70,18 +69,7 @@ impl Out<'_> {
     }
 
     fn put_u64(&mut self, v: u64) -> Result<(), AuditError> {
-        let mut digits = [0u8; U64_DIGITS];
-        let mut n = 0usize;
-        let mut v = v;
-        for slot in digits.iter_mut().rev() {
-            *slot = b'0' + (v % 10) as u8;
-            v /= 10;
-            n += 1;
-            if v == 0 {
-                break;
-            }
-        }
-        self.put(digits.get(U64_DIGITS - n..).unwrap_or(&[]))
+        self.put(decimal(v, &mut [0; U64_DIGITS]))
     }
 
     fn put_i32(&mut self, v: i32) -> Result<(), AuditError> {
@@ -95,7 +83,8 @@ impl Out<'_> {
     fn put_escaped(&mut self, s: &str) -> Result<(), AuditError> {
         let bytes = s.as_bytes();
         let mut run_start = 0usize;
-        for (i, &b) in bytes.iter().enumerate() {
+        // A bounded range, not `enumerate()`, whose counter has an overflow check.
+        for (i, &b) in (0..bytes.len()).zip(bytes) {
             let short: &[u8] = match b {
                 b'"' => b"\\\"",
                 b'\\' => b"\\\\",
@@ -111,11 +100,11 @@ impl Out<'_> {
             if short.is_empty() {
                 let hex = b"0123456789abcdef";
                 let lo = hex.get(usize::from(b & 0x0f)).copied().unwrap_or(b'0');
-                self.put(&[b'\\', b'u', b'0', b'0', b'0' + (b >> 4), lo])?;
+                self.put(&[b'\\', b'u', b'0', b'0', b'0' | (b >> 4), lo])?;
             } else {
                 self.put(short)?;
             }
-            run_start = i + 1;
+            run_start = i.saturating_add(1);
         }
         self.put(bytes.get(run_start..).unwrap_or(&[]))
     }

@@ -45,7 +45,7 @@ pub fn encode_row(
         return Err(AuditError::Decode(AuditDecodeError::LengthMismatch));
     }
     // At most 72 + 312.
-    let row_len = AGENT_AUDIT_ROW_HDR_LEN + event.len();
+    let row_len = AGENT_AUDIT_ROW_HDR_LEN.saturating_add(event.len());
     let dst = out.get_mut(..row_len).ok_or(AuditError::BufferTooSmall)?;
     let (hdr, body) = dst.split_at_mut(AGENT_AUDIT_ROW_HDR_LEN);
     hdr.copy_from_slice(&encode_row_header(&AgentAuditRowHdr {

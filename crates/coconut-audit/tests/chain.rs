@@ -146,7 +146,7 @@ fn the_chain_admits_only_rows_that_verify() {
     // A bad detail leaves the chain unchanged.
     assert_eq!(
         chain.seal(&rec(AuditKind::Exit, "a\nb"), &mut buf),
-        Err(AuditError::DetailControlChar)
+        Err(AuditError::Decode(AuditDecodeError::DetailControlChar))
     );
     assert_eq!(chain, before);
     // Appending checks seq and boot.
@@ -225,16 +225,34 @@ fn event_encoding_checks_the_detail_and_the_aids() {
 
     let long = "x".repeat(AGENT_AUDIT_DETAIL_MAX + 1);
     for (detail, err) in [
-        (long.as_str(), AuditError::DetailTooLong),
-        ("a\nb", AuditError::DetailControlChar),
-        ("tab\there", AuditError::DetailControlChar),
-        ("nul\0", AuditError::DetailControlChar),
-        ("del\x7f", AuditError::DetailControlChar),
-        ("c1\u{85}", AuditError::DetailControlChar),
+        (
+            long.as_str(),
+            AuditError::Decode(AuditDecodeError::DetailTooLong),
+        ),
+        (
+            "a\nb",
+            AuditError::Decode(AuditDecodeError::DetailControlChar),
+        ),
+        (
+            "tab\there",
+            AuditError::Decode(AuditDecodeError::DetailControlChar),
+        ),
+        (
+            "nul\0",
+            AuditError::Decode(AuditDecodeError::DetailControlChar),
+        ),
+        (
+            "del\x7f",
+            AuditError::Decode(AuditDecodeError::DetailControlChar),
+        ),
+        (
+            "c1\u{85}",
+            AuditError::Decode(AuditDecodeError::DetailControlChar),
+        ),
     ] {
         let ev = Event { detail, ..ok };
         assert_eq!(ev.encode(&mut buf), Err(err), "{detail:?}");
-        assert_eq!(check_detail(detail), Err(err));
+        assert_eq!(check_detail(detail).map_err(AuditError::Decode), Err(err));
     }
     assert_eq!(check_detail(&"x".repeat(256)), Ok(()));
     assert_eq!(check_detail("naïve ✓ \u{a0}"), Ok(()));
@@ -243,13 +261,22 @@ fn event_encoding_checks_the_detail_and_the_aids() {
     let n = Event { detail: "ab", ..ok }.encode(&mut buf).unwrap();
     let mut bad = buf[..n].to_vec();
     bad[57] = b'\n';
-    assert_eq!(Event::decode(&bad), Err(AuditError::DetailControlChar));
+    assert_eq!(
+        Event::decode(&bad),
+        Err(AuditError::Decode(AuditDecodeError::DetailControlChar))
+    );
     let mut bad = buf[..n].to_vec();
     bad[39] = 0x80; // actor's top byte: larger than AID_MAX
-    assert_eq!(Event::decode(&bad), Err(AuditError::BadAid));
+    assert_eq!(
+        Event::decode(&bad),
+        Err(AuditError::Decode(AuditDecodeError::BadAid))
+    );
     let mut bad = buf[..n].to_vec();
     bad[47] = 0xff; // subject's top byte
-    assert_eq!(Event::decode(&bad), Err(AuditError::BadAid));
+    assert_eq!(
+        Event::decode(&bad),
+        Err(AuditError::Decode(AuditDecodeError::BadAid))
+    );
     let mut bad = buf[..n].to_vec();
     bad[0] = b'X';
     assert_eq!(
@@ -363,11 +390,11 @@ proptest! {
 }
 
 /// The naive statement of the detail rule.
-fn naive_check_detail(detail: &str) -> Result<(), AuditError> {
+fn naive_check_detail(detail: &str) -> Result<(), AuditDecodeError> {
     if detail.len() > AGENT_AUDIT_DETAIL_MAX {
-        Err(AuditError::DetailTooLong)
+        Err(AuditDecodeError::DetailTooLong)
     } else if detail.chars().any(char::is_control) {
-        Err(AuditError::DetailControlChar)
+        Err(AuditDecodeError::DetailControlChar)
     } else {
         Ok(())
     }
@@ -403,7 +430,7 @@ fn every_control_character_is_refused_at_every_position() {
             s.insert(pos, c);
             assert_eq!(
                 check_detail(&s),
-                Err(AuditError::DetailControlChar),
+                Err(AuditDecodeError::DetailControlChar),
                 "{c:?} at {pos}"
             );
         }

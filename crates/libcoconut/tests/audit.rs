@@ -1,7 +1,9 @@
 //! Audit rows: binary segments parse, chain.log lines render in the fixed format and parse
 //! back only in that exact spelling, and a line rebuilds the exact hashed event bytes.
 
-use libcoconut::abi::{encode_event_header, encode_row_header, AgentAuditRowHdr, EventHeader};
+use libcoconut::abi::{
+    encode_event_header, encode_row_header, AgentAuditRowHdr, AuditDecodeError, EventHeader,
+};
 use libcoconut::audit::{parse_rows, AuditError, ChainLogLine};
 use libcoconut::*;
 
@@ -104,7 +106,7 @@ fn control_characters_in_details_are_rejected() {
         parse_rows(&seg),
         Err(AuditError::Row {
             offset: 0,
-            reason: audit::shared::AuditError::DetailControlChar
+            reason: audit::shared::AuditError::Decode(AuditDecodeError::DetailControlChar)
         })
     );
     let line = parse_rows(&row(1, AuditKind::Spawn, "path=x_tab")).unwrap()[0]
@@ -114,7 +116,9 @@ fn control_characters_in_details_are_rejected() {
     let err = ChainLogLine::parse(&tabbed).unwrap_err();
     assert_eq!(
         err,
-        AuditError::Event(audit::shared::AuditError::DetailControlChar)
+        AuditError::Event(audit::shared::AuditError::Decode(
+            AuditDecodeError::DetailControlChar
+        ))
     );
     assert!(
         err.to_string()
