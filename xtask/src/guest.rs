@@ -2,12 +2,18 @@
 //!
 //! They are built with glibc's static libraries (`-C target-feature=+crt-static`) for the
 //! explicit host target, so RUSTFLAGS reach only them and not build scripts, into
-//! `target/guest/` so host builds keep their cache.
+//! `target/guest/` so host builds keep their cache. The initramfs has no libc and no dynamic
+//! loader, so each binary is checked with the `object` crate: an ELF executable without a
+//! `PT_INTERP` program header (the loader request of a dynamic executable) and without a
+//! `PT_DYNAMIC` segment that names shared libraries.
 
 use std::path::PathBuf;
 use std::process::Command;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
+use object::elf::{FileHeader64, PT_DYNAMIC, PT_INTERP};
+use object::read::elf::{Dyn, FileHeader, ProgramHeader};
+use object::Endianness;
 
 use crate::paths;
 use crate::stage;
@@ -42,12 +48,66 @@ pub fn build() -> Result<Binaries> {
         .join(TARGET)
         .join("release")
         .join("coconut-guest-tests");
-    let file = stage::output(Command::new("file").arg(&tests)).unwrap_or_default();
-    if file.contains("dynamically linked") {
-        bail!(
-            "{} is dynamically linked; the initramfs has no libc",
+    let bytes = std::fs::read(&tests).with_context(|| format!("reading {}", tests.display()))?;
+    check_static(&bytes).with_context(|| {
+        format!(
+            "{} cannot run in the initramfs, which has no libc or dynamic loader",
             tests.display()
-        );
-    }
+        )
+    })?;
     Ok(Binaries { tests })
+}
+
+/// Fails unless `elf` is a 64-bit ELF executable that needs no dynamic loader: no `PT_INTERP`
+/// program header and no `DT_NEEDED` entry in its dynamic section (a static-pie binary has a
+/// `PT_DYNAMIC` for its own relocations, which is fine).
+fn check_static(elf: &[u8]) -> Result<()> {
+    let header = FileHeader64::<Endianness>::parse(elf).context("not a 64-bit ELF file")?;
+    let endian = header.endian().context("ELF byte order")?;
+    for segment in header
+        .program_headers(endian, elf)
+        .context("ELF program headers")?
+    {
+        match segment.p_type(endian) {
+            PT_INTERP => {
+                let interp = segment
+                    .data(endian, elf)
+                    .map(|d| {
+                        String::from_utf8_lossy(d)
+                            .trim_end_matches('\0')
+                            .to_string()
+                    })
+                    .unwrap_or_default();
+                bail!("it is dynamically linked (PT_INTERP requests the loader `{interp}`)");
+            }
+            PT_DYNAMIC => {
+                let entries = segment
+                    .dynamic(endian, elf)
+                    .context("ELF dynamic section")?
+                    .unwrap_or(&[]);
+                if entries
+                    .iter()
+                    .any(|d| d.d_tag(endian) == u64::from(object::elf::DT_NEEDED))
+                {
+                    bail!("it is dynamically linked (DT_NEEDED names shared libraries)");
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_static_check_refuses_a_dynamic_executable_and_garbage() {
+        // This test binary itself is dynamically linked against glibc.
+        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let err = check_static(&me).unwrap_err().to_string();
+        assert!(err.contains("PT_INTERP"), "{err}");
+        assert!(check_static(b"#!/bin/sh\n").is_err());
+    }
 }

@@ -9,6 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use coconut_qemu::protocol::{EXIT_PREFIX, PROBE_OK};
 
 use crate::guest;
 use crate::paths;
@@ -19,8 +20,12 @@ use crate::stage::Pipeline;
 #[derive(clap::Args)]
 pub struct Args {}
 
-/// The `/init` of the test initramfs. Guest content, run by busybox `sh`.
-const INIT: &str = r#"#!/bin/busybox sh
+/// The `/init` of the test initramfs, guest content run by busybox `sh`. After the test runner
+/// it prints the runner's exit status in a protocol line (`EXIT_PREFIX`), which the VM tier
+/// requires to be 0; the probe answer is `PROBE_OK`.
+fn init_script() -> String {
+    format!(
+        r#"#!/bin/busybox sh
 # Coconut OS test initramfs: mount the pseudo filesystems, then run the in-guest tests
 # (coconut.test=1) or benchmarks (coconut.bench=1), answer the KVM probe (coconut.probe=1),
 # or give a shell.
@@ -34,20 +39,22 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
 mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
 case " $(cat /proc/cmdline) " in
   *" coconut.probe=1 "*)
-    echo "@@COCONUT-PROBE ok"
+    echo "{PROBE_OK}"
     reboot -f ;;
   *" coconut.bench=1 "*)
     /bin/coconut-guest-tests --bench
     reboot -f ;;
   *" coconut.test=1 "*)
     /bin/coconut-guest-tests
-    echo "@@COCONUT-TESTS exit=$?"
+    echo "{EXIT_PREFIX}$?"
     reboot -f ;;
 esac
 echo "Coconut OS test initramfs on $(uname -r). 'reboot -f' leaves QEMU."
 setsid cttyhack sh
 reboot -f
-"#;
+"#
+    )
+}
 
 /// `cargo xtask initramfs`: builds and returns the archive's path.
 pub fn run(_args: &Args) -> Result<PathBuf> {
@@ -90,7 +97,7 @@ fn write_archive(out: &Path, bins: &guest::Binaries) -> Result<()> {
         Entry::CharDev("dev/null", 1, 3),
         Entry::File("bin/busybox", busybox, 0o755),
         Entry::Symlink("bin/sh", "busybox"),
-        Entry::File("init", INIT.as_bytes().to_vec(), 0o755),
+        Entry::File("init", init_script().into_bytes(), 0o755),
         Entry::File("bin/coconut-guest-tests", runner, 0o755),
     ];
     if let Some(dir) = out.parent() {

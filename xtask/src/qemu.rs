@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use coconut_vmtest::{detect_accel, Vm};
+use coconut_qemu::{detect_accel, Vm};
 
 use crate::setup::{self, Need};
 use crate::{initramfs, kernel, paths, stage};

@@ -5,17 +5,19 @@ use std::io::Read;
 use crate::Test;
 
 /// Tests of the kernel's identity.
-pub const TESTS: &[Test] = &[
-    ("kernel::release_is_coconut", release_is_coconut),
-    (
-        "kernel::config_has_rust_and_agents",
-        config_has_rust_and_agents,
-    ),
-    (
-        "kernel::agent_rust_core_initialised",
-        agent_rust_core_initialised,
-    ),
-];
+pub fn tests() -> Vec<Test> {
+    vec![
+        Test::new("kernel::release_is_coconut", release_is_coconut),
+        Test::new(
+            "kernel::config_has_rust_and_agents",
+            config_has_rust_and_agents,
+        ),
+        Test::new(
+            "kernel::agent_rust_core_initialised",
+            agent_rust_core_initialised,
+        ),
+    ]
+}
 
 /// `uname -r` is `6.12.N-coconut…`.
 fn release_is_coconut() -> Result<(), String> {

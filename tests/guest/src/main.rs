@@ -1,76 +1,88 @@
 //! The in-guest test runner of the VM tier.
 //!
 //! Runs as a static binary inside the test initramfs (started by `/init` when the kernel command
-//! line holds `coconut.test=1`), runs every test in [`TESTS`], and reports each on the serial
-//! console with the protocol of `coconut-vmtest`:
-//! `@@COCONUT-TEST ok <name>` / `@@COCONUT-TEST fail <name> <message>`, then
-//! `@@COCONUT-TESTS done pass=N fail=M`. `--list` prints the test names, one per line, so the
+//! line holds `coconut.test=1`), runs every test of [`tests`], and reports each on the serial
+//! console in the protocol of `coconut_qemu::protocol` (`ok`/`fail` per test, then a `done`
+//! line with the counts); it exits 0 only if every test passed, and `/init` prints that exit
+//! status in a protocol line of its own. `--list` prints the test names, one per line, so the
 //! host knows which results to expect; `--bench` runs the microbenchmarks instead (`bench.rs`).
-//! A panicking test is reported as a failure; the runner
-//! goes on with the next one.
+//! A panicking test is reported as a failure; the runner goes on with the next one.
 
 mod bench;
 mod kernel;
 mod syscalls;
+mod wrappers;
 
 use std::io::Write;
+use std::panic::AssertUnwindSafe;
 
-/// A test: a name (module::what) and a function returning `Err(message)` on failure.
-pub type Test = (&'static str, fn() -> Result<(), String>);
+use coconut_qemu::protocol::{done_line, fail_line, ok_line, Counts};
+
+/// A test: a name (`module::what`, no spaces) and a function returning `Err(message)` on
+/// failure.
+pub struct Test {
+    /// The name reported.
+    pub name: String,
+    /// The test.
+    pub run: Box<dyn Fn() -> Result<(), String>>,
+}
+
+impl Test {
+    /// A test of a plain function.
+    pub fn new(name: impl Into<String>, run: impl Fn() -> Result<(), String> + 'static) -> Test {
+        Test {
+            name: name.into(),
+            run: Box::new(run),
+        }
+    }
+}
 
 /// Every in-guest test, in the order they run.
 fn tests() -> Vec<Test> {
-    let mut all = Vec::new();
-    all.extend_from_slice(kernel::TESTS);
-    all.extend_from_slice(syscalls::TESTS);
+    let mut all = kernel::tests();
+    all.extend(syscalls::tests());
+    all.extend(wrappers::tests());
     all
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let tests = tests();
     if args.iter().any(|a| a == "--bench") {
-        bench::run();
-        return;
+        std::process::exit(bench::run());
     }
+    let tests = tests();
     if args.iter().any(|a| a == "--list") {
-        for (name, _) in &tests {
-            println!("{name}");
+        for test in &tests {
+            println!("{}", test.name);
         }
         return;
     }
-    let filter = args.first().cloned();
-    let (mut pass, mut fail) = (0, 0);
+    let mut counts = Counts { pass: 0, fail: 0 };
     let stdout = std::io::stdout();
-    for (name, test) in tests {
-        if filter.as_deref().is_some_and(|f| !name.contains(f)) {
-            continue;
-        }
-        let result = std::panic::catch_unwind(test).unwrap_or_else(|panic| {
-            let msg = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "panicked".into());
-            Err(format!("panicked: {msg}"))
-        });
-        let mut out = stdout.lock();
-        match result {
+    for test in tests {
+        let result =
+            std::panic::catch_unwind(AssertUnwindSafe(|| (test.run)())).unwrap_or_else(|panic| {
+                let msg = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "panicked".into());
+                Err(format!("panicked: {msg}"))
+            });
+        let line = match result {
             Ok(()) => {
-                pass += 1;
-                let _ = writeln!(out, "@@COCONUT-TEST ok {name}");
+                counts.pass += 1;
+                ok_line(&test.name)
             }
             Err(msg) => {
-                fail += 1;
-                let _ = writeln!(
-                    out,
-                    "@@COCONUT-TEST fail {name} {}",
-                    msg.replace('\n', " | ")
-                );
+                counts.fail += 1;
+                fail_line(&test.name, &msg)
             }
-        }
+        };
+        let mut out = stdout.lock();
+        let _ = writeln!(out, "{line}");
         let _ = out.flush();
     }
-    println!("@@COCONUT-TESTS done pass={pass} fail={fail}");
-    std::process::exit(if fail == 0 { 0 } else { 1 });
+    println!("{}", done_line(counts));
+    std::process::exit(if counts.fail == 0 { 0 } else { 1 });
 }

@@ -1,377 +1,323 @@
-//! QEMU driver for the VM test tier and for `cargo xtask qemu`.
+//! Judging a VM test run: which tests to expect, and what each of them, and the run as a whole,
+//! amounts to. Pure functions of the runner's `--list` output and the parsed serial log, so
+//! every way a run can be dishonest is a host unit test here.
 //!
-//! Boots a kernel + initramfs on the serial console, captures every byte the guest prints to a
-//! log file, enforces a deadline, and parses the in-guest test protocol:
-//!
-//! ```text
-//! @@COCONUT-TEST ok <name>
-//! @@COCONUT-TEST fail <name> <one-line message>
-//! @@COCONUT-TESTS done pass=<n> fail=<m>
-//! ```
-//!
-//! The accelerator is TCG unless KVM is proven to work: on some hosts `/dev/kvm` exists but a
-//! KVM guest hangs while the kernel decompresses, so [`detect_accel`] boots a probe first and
-//! remembers the answer per host boot.
+//! A run passes only if the listing names at least one test and no name twice, every listed
+//! test reported exactly once and passed, the guest reported no test the listing does not name,
+//! and the [`GUEST_FINISHED`] trial holds: the runner printed its `done` line, the counts on it
+//! match the result lines seen, `/init` printed the runner's exit status and it is 0, and no
+//! protocol line was malformed.
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use coconut_qemu::protocol::{Counts, Outcome, TestLog};
 
-use anyhow::{bail, Context, Result};
+/// The name of the trial that judges the run as a whole.
+pub const GUEST_FINISHED: &str = "vm::guest_finished";
 
-/// The prefix of every protocol line the in-guest runner prints.
-pub const TEST_PREFIX: &str = "@@COCONUT-TEST ";
-/// The line the in-guest runner prints when every test has run.
-pub const DONE_PREFIX: &str = "@@COCONUT-TESTS done";
-/// Printed by the initramfs when booted with `coconut.probe=1`.
-pub const PROBE_OK: &str = "@@COCONUT-PROBE ok";
-
-/// A QEMU accelerator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Accel {
-    /// Software emulation: always works, slow on computation.
-    Tcg,
-    /// Hardware virtualisation, used only after a probe boot succeeded.
-    Kvm,
-}
-
-impl Accel {
-    /// The name QEMU and our reports use.
-    pub fn name(self) -> &'static str {
-        match self {
-            Accel::Tcg => "tcg",
-            Accel::Kvm => "kvm",
+/// The tests to expect, from the runner's `--list` output (one name per line). An empty
+/// listing or a repeated name is an error: a run against it could not be honest.
+pub fn plan(listing: &str) -> Result<Vec<String>, String> {
+    let mut names: Vec<String> = Vec::new();
+    for name in listing.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if name.contains(char::is_whitespace) {
+            return Err(format!("the runner lists `{name}`, a name with a space"));
         }
-    }
-}
-
-/// One VM boot.
-#[derive(Clone, Debug)]
-pub struct Vm {
-    /// The bzImage.
-    pub kernel: PathBuf,
-    /// The initramfs (gzip-compressed newc cpio).
-    pub initramfs: PathBuf,
-    /// Extra kernel command-line words (the console is always ttyS0).
-    pub append: String,
-    /// The accelerator.
-    pub accel: Accel,
-    /// Guest memory in MiB.
-    pub memory_mib: u32,
-    /// Virtual CPUs.
-    pub cpus: u32,
-}
-
-impl Vm {
-    /// A VM with the defaults tests use: 1 GiB, 2 CPUs, two emulated NUMA nodes.
-    pub fn new(kernel: &Path, initramfs: &Path, accel: Accel) -> Self {
-        Vm {
-            kernel: kernel.to_path_buf(),
-            initramfs: initramfs.to_path_buf(),
-            append: String::new(),
-            accel,
-            memory_mib: 1024,
-            cpus: 2,
+        if names.iter().any(|n| n == name) {
+            return Err(format!("the runner lists `{name}` twice"));
         }
-    }
-
-    /// The QEMU command line; `interactive` puts serial and monitor on this terminal.
-    pub fn command(&self, interactive: bool) -> Result<Command> {
-        which("qemu-system-x86_64").context(
-            "qemu-system-x86_64 is not installed; run `cargo xtask setup` or `sudo apt-get install qemu-system-x86`",
-        )?;
-        for (what, path) in [("kernel", &self.kernel), ("initramfs", &self.initramfs)] {
-            if !path.exists() {
-                bail!("{what} {} does not exist", path.display());
-            }
+        if name == GUEST_FINISHED {
+            return Err(format!("the runner lists `{name}`, the host's own trial"));
         }
-        let mut cmd = Command::new("qemu-system-x86_64");
-        cmd.arg("-accel").arg(self.accel.name());
-        if self.accel == Accel::Kvm {
-            cmd.args(["-cpu", "host"]);
-        } else {
-            cmd.args(["-cpu", "max"]);
-        }
-        let half = self.memory_mib / 2;
-        cmd.arg("-m")
-            .arg(format!("{}M", self.memory_mib))
-            .arg("-smp")
-            .arg(self.cpus.to_string())
-            // Two NUMA nodes so memory tiers have something to bind to.
-            .args(["-object", &format!("memory-backend-ram,id=m0,size={half}M")])
-            .args([
-                "-object",
-                &format!("memory-backend-ram,id=m1,size={}M", self.memory_mib - half),
-            ])
-            .args(["-numa", "node,nodeid=0,memdev=m0,cpus=0"])
-            .args([
-                "-numa",
-                &format!(
-                    "node,nodeid=1,memdev=m1{}",
-                    if self.cpus > 1 {
-                        format!(",cpus=1-{}", self.cpus - 1)
-                    } else {
-                        String::new()
-                    }
-                ),
-            ])
-            .arg("-kernel")
-            .arg(&self.kernel)
-            .arg("-initrd")
-            .arg(&self.initramfs)
-            .arg("-append")
-            .arg(format!("console=ttyS0 panic=-1 {}", self.append).trim())
-            // Without ACPI `poweroff -f` does not end QEMU; the guest ends with `reboot -f`.
-            .arg("-no-reboot");
-        if interactive {
-            cmd.args(["-nographic", "-serial", "mon:stdio"]);
-        } else {
-            cmd.args(["-display", "none", "-monitor", "none", "-serial", "stdio"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-        }
-        Ok(cmd)
+        names.push(name.to_string());
     }
-}
-
-/// What a headless boot produced.
-#[derive(Debug)]
-pub struct Boot {
-    /// Every line the guest printed on its serial console (and QEMU on stderr).
-    pub lines: Vec<String>,
-    /// Whether the stop line was seen.
-    pub finished: bool,
-    /// Whether the deadline passed first.
-    pub timed_out: bool,
-    /// How long it took.
-    pub elapsed: Duration,
-}
-
-/// Boots `vm` headless, copying the console to `log`, until a line starts with `stop`, QEMU
-/// exits, or `timeout` passes (then QEMU is killed).
-pub fn boot(vm: &Vm, log: &Path, stop: &str, timeout: Duration) -> Result<Boot> {
-    if let Some(dir) = log.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut file =
-        std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
-    let mut child = vm
-        .command(false)?
-        .spawn()
-        .context("cannot start qemu-system-x86_64")?;
-    let (tx, rx) = mpsc::channel::<String>();
-    let stdout = child.stdout.take().context("no stdout")?;
-    let stderr = child.stderr.take().context("no stderr")?;
-    let tx2 = tx.clone();
-    let readers = [
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).split(b'\n').map_while(Result::ok) {
-                let _ = tx.send(
-                    String::from_utf8_lossy(&line)
-                        .trim_end_matches('\r')
-                        .to_string(),
-                );
-            }
-        }),
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).split(b'\n').map_while(Result::ok) {
-                let _ = tx2.send(format!("[qemu] {}", String::from_utf8_lossy(&line)));
-            }
-        }),
-    ];
-    let start = Instant::now();
-    let mut lines = Vec::new();
-    let (mut finished, mut timed_out) = (false, false);
-    loop {
-        let left = timeout.saturating_sub(start.elapsed());
-        if left.is_zero() {
-            timed_out = true;
-            break;
-        }
-        match rx.recv_timeout(left) {
-            Ok(line) => {
-                writeln!(file, "{line}")?;
-                let stop_here = line.starts_with(stop);
-                lines.push(line);
-                if stop_here {
-                    finished = true;
-                    break;
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                timed_out = true;
-                break;
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        }
-    }
-    // The guest reboots (= QEMU exits) by itself after the stop line; give it a moment.
-    let grace = Instant::now();
-    while child.try_wait()?.is_none() && grace.elapsed() < Duration::from_secs(5) && !timed_out {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    for reader in readers {
-        let _ = reader.join();
-    }
-    for line in rx.try_iter() {
-        writeln!(file, "{line}")?;
-        lines.push(line);
-    }
-    if timed_out {
-        writeln!(
-            file,
-            "[vmtest] deadline of {}s passed; QEMU killed",
-            timeout.as_secs()
-        )?;
-    }
-    Ok(Boot {
-        lines,
-        finished,
-        timed_out,
-        elapsed: start.elapsed(),
-    })
-}
-
-/// One in-guest test result.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// The test passed.
-    Ok,
-    /// The test failed with this message.
-    Fail(String),
-}
-
-/// Parses the protocol lines of a boot into `name -> outcome`.
-pub fn parse_results(lines: &[String]) -> BTreeMap<String, Outcome> {
-    let mut out = BTreeMap::new();
-    for line in lines {
-        // Kernel messages can interleave with the runner's output; find the marker anywhere.
-        let Some(idx) = line.find(TEST_PREFIX) else {
-            continue;
-        };
-        let rest = &line[idx + TEST_PREFIX.len()..];
-        let mut parts = rest.splitn(3, ' ');
-        match (parts.next(), parts.next()) {
-            (Some("ok"), Some(name)) => {
-                out.insert(name.to_string(), Outcome::Ok);
-            }
-            (Some("fail"), Some(name)) => {
-                out.insert(
-                    name.to_string(),
-                    Outcome::Fail(parts.next().unwrap_or("").to_string()),
-                );
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-/// The last `n` lines, joined, for failure messages.
-pub fn tail(lines: &[String], n: usize) -> String {
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-/// Chooses the accelerator: `$COCONUT_ACCEL` (`tcg`/`kvm`) if set, else KVM only if a probe boot
-/// of this kernel reaches the initramfs within 20 s. The answer is remembered per host boot in
-/// `cache_file`.
-pub fn detect_accel(kernel: &Path, initramfs: &Path, cache_file: &Path) -> Result<Accel> {
-    match std::env::var("COCONUT_ACCEL").as_deref() {
-        Ok("tcg") => return Ok(Accel::Tcg),
-        Ok("kvm") => return Ok(Accel::Kvm),
-        Ok(other) if !other.is_empty() => {
-            bail!("COCONUT_ACCEL must be `tcg` or `kvm`, not `{other}`")
-        }
-        _ => {}
-    }
-    let usable = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-        .is_ok();
-    if !usable {
-        return Ok(Accel::Tcg);
-    }
-    let host_boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
-    let host_boot = host_boot.trim();
-    if let Ok(text) = std::fs::read_to_string(cache_file) {
-        if let Some(answer) = text.strip_prefix(host_boot).map(str::trim) {
-            return Ok(if answer == "kvm" {
-                Accel::Kvm
-            } else {
-                Accel::Tcg
-            });
-        }
-    }
-    let mut vm = Vm::new(kernel, initramfs, Accel::Kvm);
-    vm.append = "coconut.probe=1".into();
-    vm.memory_mib = 512;
-    let log = cache_file.with_extension("log");
-    let probe = boot(&vm, &log, PROBE_OK, Duration::from_secs(20))?;
-    let accel = if probe.finished {
-        Accel::Kvm
-    } else {
-        Accel::Tcg
-    };
-    if accel == Accel::Tcg {
-        eprintln!(
-            "note: /dev/kvm exists but a KVM guest did not boot within 20 s; using TCG (log: {})",
-            log.display()
+    if names.is_empty() {
+        return Err(
+            "the runner's --list names no test; a run would pass without testing anything".into(),
         );
     }
-    if let Some(dir) = cache_file.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(cache_file, format!("{host_boot} {}\n", accel.name()))?;
-    Ok(accel)
+    Ok(names)
 }
 
-fn which(program: &str) -> Result<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path) {
-        let candidate = dir.join(program);
-        if candidate.is_file() {
-            return Ok(candidate);
+/// How a boot ended, as the driver saw it.
+#[derive(Clone, Debug)]
+pub struct Run {
+    /// The parsed protocol lines.
+    pub log: TestLog,
+    /// The deadline passed (QEMU was killed).
+    pub timed_out: bool,
+    /// The deadline, in seconds.
+    pub timeout_s: u64,
+    /// Where the serial log is.
+    pub log_path: String,
+    /// The last lines of the serial log.
+    pub log_tail: String,
+}
+
+impl Run {
+    fn where_to_look(&self) -> String {
+        format!("serial log {}, tail:\n{}", self.log_path, self.log_tail)
+    }
+
+    /// Why the guest did not get to the end, if it did not.
+    fn unfinished(&self) -> Option<String> {
+        if self.timed_out {
+            Some(format!(
+                "the guest did not finish within {}s",
+                self.timeout_s
+            ))
+        } else if self.log.exit.is_none() {
+            Some("the guest stopped (crash, panic or reboot) before /init reported the runner's exit status".into())
+        } else {
+            None
         }
     }
-    bail!("`{program}` not found in PATH")
+}
+
+/// The verdict on one trial.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// The trial's name.
+    pub name: String,
+    /// `Err(message)` if it failed.
+    pub result: Result<(), String>,
+}
+
+/// Judges a run: one verdict per listed test, one per reported but unlisted test
+/// (`unlisted::<name>`), and the [`GUEST_FINISHED`] verdict last.
+pub fn judge(names: &[String], run: &Run) -> Vec<Verdict> {
+    let mut verdicts = Vec::new();
+    for name in names {
+        let reports: Vec<&Outcome> = run
+            .log
+            .results
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, o)| o)
+            .collect();
+        let result = match reports.as_slice() {
+            [] => Err(format!(
+                "{}; {}",
+                run.unfinished()
+                    .unwrap_or_else(|| "the guest runner did not report this test".into()),
+                run.where_to_look()
+            )),
+            [Outcome::Ok] => Ok(()),
+            [Outcome::Fail(msg)] => Err(msg.clone()),
+            many => Err(format!(
+                "reported {} times ({}); a name must be reported once",
+                many.len(),
+                many.iter()
+                    .map(|o| match o {
+                        Outcome::Ok => "ok".to_string(),
+                        Outcome::Fail(m) => format!("fail: {m}"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        };
+        verdicts.push(Verdict {
+            name: name.clone(),
+            result,
+        });
+    }
+    let mut unlisted: Vec<&String> = Vec::new();
+    for (name, _) in &run.log.results {
+        if !names.contains(name) && !unlisted.contains(&name) {
+            unlisted.push(name);
+        }
+    }
+    for name in unlisted {
+        verdicts.push(Verdict {
+            name: format!("unlisted::{name}"),
+            result: Err(format!(
+                "guest reported `{name}`, which `--list` does not name (a stale runner?)"
+            )),
+        });
+    }
+    verdicts.push(Verdict {
+        name: GUEST_FINISHED.into(),
+        result: guest_finished(run),
+    });
+    verdicts
+}
+
+/// The run as a whole: finished, `done` line present and consistent, exit status 0, no
+/// malformed protocol line.
+fn guest_finished(run: &Run) -> Result<(), String> {
+    let mut problems = Vec::new();
+    if let Some(why) = run.unfinished() {
+        problems.push(why);
+    }
+    let seen = Counts {
+        pass: count(&run.log, |o| *o == Outcome::Ok),
+        fail: count(&run.log, |o| matches!(o, Outcome::Fail(_))),
+    };
+    match run.log.done {
+        None => problems.push("the runner printed no `done` line".into()),
+        Some(done) if done != seen => problems.push(format!(
+            "the `done` line says pass={} fail={}, but the log has {} ok and {} fail lines",
+            done.pass, done.fail, seen.pass, seen.fail
+        )),
+        Some(_) => {}
+    }
+    match run.log.exit {
+        Some(0) | None => {}
+        Some(status) => problems.push(format!("the runner exited with status {status}")),
+    }
+    for line in &run.log.malformed {
+        problems.push(format!("malformed protocol line `{line}`"));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{}; {}", problems.join("; "), run.where_to_look()))
+    }
+}
+
+fn count(log: &TestLog, f: impl Fn(&Outcome) -> bool) -> u32 {
+    let n = log.results.iter().filter(|(_, o)| f(o)).count();
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
 mod tests {
+    use coconut_qemu::protocol::{done_line, fail_line, ok_line, parse_tests, EXIT_PREFIX};
+
     use super::*;
 
-    #[test]
-    fn parses_results_even_when_kernel_lines_interleave() {
-        let lines: Vec<String> = [
-            "[    1.0] random kernel line",
-            "@@COCONUT-TEST ok kernel::release",
-            "[    1.2] x@@COCONUT-TEST fail syscalls::spawn got EINVAL, want EFAULT",
-            "@@COCONUT-TEST bogus",
-            "@@COCONUT-TESTS done pass=1 fail=1",
+    fn names() -> Vec<String> {
+        plan("a::one\na::two\n").unwrap()
+    }
+
+    fn run(lines: &[String]) -> Run {
+        Run {
+            log: parse_tests(lines),
+            timed_out: false,
+            timeout_s: 600,
+            log_path: "target/vm-logs/guest-tests.log".into(),
+            log_tail: "last line".into(),
+        }
+    }
+
+    fn exit(status: i32) -> String {
+        format!("{EXIT_PREFIX}{status}")
+    }
+
+    fn good() -> Vec<String> {
+        vec![
+            ok_line("a::one"),
+            ok_line("a::two"),
+            done_line(Counts { pass: 2, fail: 0 }),
+            exit(0),
         ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let results = parse_results(&lines);
-        assert_eq!(results.len(), 2);
-        assert_eq!(results["kernel::release"], Outcome::Ok);
-        assert_eq!(
-            results["syscalls::spawn"],
-            Outcome::Fail("got EINVAL, want EFAULT".into())
+    }
+
+    fn failures(verdicts: &[Verdict]) -> Vec<(&str, &str)> {
+        verdicts
+            .iter()
+            .filter_map(|v| {
+                v.result
+                    .as_ref()
+                    .err()
+                    .map(|e| (v.name.as_str(), e.as_str()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_good_run_passes_every_trial() {
+        let verdicts = judge(&names(), &run(&good()));
+        assert_eq!(verdicts.len(), 3);
+        assert_eq!(verdicts[2].name, GUEST_FINISHED);
+        assert!(failures(&verdicts).is_empty(), "{verdicts:?}");
+    }
+
+    #[test]
+    fn an_empty_listing_fails() {
+        let err = plan("\n  \n").unwrap_err();
+        assert!(err.contains("names no test"), "{err}");
+    }
+
+    #[test]
+    fn a_repeated_listed_name_fails() {
+        let err = plan("a::one\na::two\na::one\n").unwrap_err();
+        assert!(err.contains("`a::one` twice"), "{err}");
+    }
+
+    #[test]
+    fn a_repeated_reported_name_fails_even_if_the_last_report_is_ok() {
+        let mut lines = good();
+        lines.insert(0, fail_line("a::one", "boom"));
+        let verdicts = judge(&names(), &run(&lines));
+        let f = failures(&verdicts);
+        assert_eq!(f[0].0, "a::one");
+        assert!(f[0].1.contains("reported 2 times"), "{}", f[0].1);
+        assert!(f[0].1.contains("fail: boom"), "{}", f[0].1);
+    }
+
+    #[test]
+    fn a_missing_done_line_fails_the_run() {
+        let mut lines = good();
+        lines.remove(2);
+        let verdicts = judge(&names(), &run(&lines));
+        let f = failures(&verdicts);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].0, GUEST_FINISHED);
+        assert!(f[0].1.contains("no `done` line"), "{}", f[0].1);
+    }
+
+    #[test]
+    fn wrong_counts_fail_the_run() {
+        let mut lines = good();
+        lines[2] = done_line(Counts { pass: 3, fail: 0 });
+        let verdicts = judge(&names(), &run(&lines));
+        let f = failures(&verdicts);
+        assert_eq!(f.len(), 1);
+        assert!(
+            f[0].1
+                .contains("says pass=3 fail=0, but the log has 2 ok and 0 fail lines"),
+            "{}",
+            f[0].1
         );
     }
 
     #[test]
-    fn tail_takes_the_last_lines() {
-        let lines: Vec<String> = (0..5).map(|i| i.to_string()).collect();
-        assert_eq!(tail(&lines, 2), "3\n4");
-        assert_eq!(tail(&lines, 10), "0\n1\n2\n3\n4");
+    fn a_non_zero_exit_status_fails_the_run() {
+        let mut lines = good();
+        lines[3] = exit(101);
+        let verdicts = judge(&names(), &run(&lines));
+        let f = failures(&verdicts);
+        assert_eq!(f.len(), 1);
+        assert!(f[0].1.contains("exited with status 101"), "{}", f[0].1);
+    }
+
+    #[test]
+    fn a_guest_that_never_finishes_fails_with_the_log_path_and_tail() {
+        let mut r = run(&[ok_line("a::one")]);
+        r.timed_out = true;
+        let verdicts = judge(&names(), &r);
+        let f = failures(&verdicts);
+        assert_eq!(f.len(), 2, "{f:?}");
+        for (_, msg) in &f {
+            assert!(msg.contains("did not finish within 600s"), "{msg}");
+            assert!(msg.contains("target/vm-logs/guest-tests.log"), "{msg}");
+            assert!(msg.contains("last line"), "{msg}");
+        }
+        // A guest that crashed (no exit line, no deadline) says so.
+        let f = judge(&names(), &run(&[ok_line("a::one")]));
+        assert!(f[1].result.as_ref().unwrap_err().contains("stopped"));
+    }
+
+    #[test]
+    fn unlisted_and_malformed_lines_fail() {
+        let mut lines = good();
+        lines.insert(0, ok_line("a::stale"));
+        lines.insert(0, "@@COCONUT-TEST maybe a::one".into());
+        let verdicts = judge(&names(), &run(&lines));
+        let f = failures(&verdicts);
+        assert_eq!(f[0].0, "unlisted::a::stale");
+        assert_eq!(f[1].0, GUEST_FINISHED);
+        assert!(f[1].1.contains("malformed protocol line"), "{}", f[1].1);
+        // The stale line also breaks the counts.
+        assert!(f[1].1.contains("3 ok"), "{}", f[1].1);
     }
 }

@@ -1,21 +1,25 @@
 //! The VM test tier: boots the forked kernel with the test initramfs once, lets the in-guest
 //! runner (`coconut-guest-tests`) run every test, and reports each in-guest test as a test of
-//! its own (libtest format: filters, `--list`, exit status).
+//! its own (libtest format: filters, `--list`, exit status), plus `vm::guest_finished`, which
+//! judges the run as a whole (see the library, `coconut_vmtest::judge`).
 //!
 //! Inputs come from the environment, set by `cargo xtask test`:
 //! `COCONUT_KERNEL` (bzImage), `COCONUT_INITRAMFS`, `COCONUT_GUEST_TESTS` (the static runner,
 //! run on the host with `--list` to learn which tests to expect), optionally `COCONUT_ACCEL`,
 //! `COCONUT_VM_TIMEOUT` (seconds, default 600) and `COCONUT_VM_LOG_DIR`.
 //!
-//! A guest that hangs or crashes fails every test it did not report, with the log's path and
-//! tail in the message; the full serial log is always kept.
+//! An empty or inconsistent listing stops the tier before booting. A guest that hangs or
+//! crashes fails every test it did not report, with the log's path and tail in the message;
+//! the full serial log is always kept.
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use coconut_vmtest::{boot, detect_accel, parse_results, tail, Outcome, Vm, DONE_PREFIX};
+use coconut_qemu::protocol::{parse_tests, EXIT_PREFIX};
+use coconut_qemu::{boot, detect_accel, tail, Vm};
+use coconut_vmtest::{judge, plan, Run, GUEST_FINISHED};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 fn env_path(name: &str) -> Result<PathBuf> {
@@ -44,17 +48,15 @@ fn prepare(args: &Arguments) -> Result<Vec<Trial>> {
         .output()
         .with_context(|| format!("cannot run {} --list", runner.display()))?;
     if !listing.status.success() {
-        bail!("{} --list failed", runner.display());
+        bail!("{} --list failed ({})", runner.display(), listing.status);
     }
-    let names: Vec<String> = String::from_utf8_lossy(&listing.stdout)
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect();
+    let names = plan(&String::from_utf8_lossy(&listing.stdout))
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("{} --list", runner.display()))?;
     if args.list {
         return Ok(names
             .into_iter()
+            .chain([GUEST_FINISHED.to_string()])
             .map(|n| Trial::test(n, || Ok(())))
             .collect());
     }
@@ -77,60 +79,34 @@ fn prepare(args: &Arguments) -> Result<Vec<Trial>> {
         accel.name(),
         log.display()
     );
-    let result = boot(&vm, &log, DONE_PREFIX, Duration::from_secs(timeout))?;
+    // `/init` prints the exit line after the runner's `done` line, even if the runner crashed.
+    let boot = boot(&vm, &log, EXIT_PREFIX, Duration::from_secs(timeout))?;
     eprintln!(
         "guest ran for {:.1}s under {}{}",
-        result.elapsed.as_secs_f64(),
+        boot.elapsed.as_secs_f64(),
         accel.name(),
-        if result.timed_out {
-            " and TIMED OUT"
-        } else {
-            ""
-        }
+        if boot.timed_out { " and TIMED OUT" } else { "" }
     );
-    let results = parse_results(&result.lines);
-    let why_missing = if result.timed_out {
-        format!("the guest did not finish within {timeout}s")
-    } else if !result.finished {
-        "the guest stopped (crash, panic or reboot) before reporting".to_string()
-    } else {
-        "the guest runner did not report this test".to_string()
+    let run = Run {
+        log: parse_tests(&boot.lines),
+        timed_out: boot.timed_out,
+        timeout_s: timeout,
+        log_path: std::fs::canonicalize(&log)
+            .unwrap_or(log.clone())
+            .display()
+            .to_string(),
+        log_tail: tail(&boot.lines, 15),
     };
-    let any_failure = !result.finished || results.values().any(|o| *o != Outcome::Ok);
-    if any_failure {
-        eprintln!(
-            "full serial log: {}",
-            std::fs::canonicalize(&log).unwrap_or(log.clone()).display()
-        );
-        eprintln!("---- last 40 lines ----\n{}\n----", tail(&result.lines, 40));
+    let verdicts = judge(&names, &run);
+    if verdicts.iter().any(|v| v.result.is_err()) {
+        eprintln!("full serial log: {}", run.log_path);
+        eprintln!("---- last 40 lines ----\n{}\n----", tail(&boot.lines, 40));
     }
-    let log_tail = tail(&result.lines, 15);
-    let log_name = log.display().to_string();
-    let mut trials = Vec::new();
-    for name in names {
-        let outcome = results.get(&name).cloned();
-        let (why, log_name, log_tail) = (why_missing.clone(), log_name.clone(), log_tail.clone());
-        trials.push(
-            Trial::test(name, move || match outcome {
-                Some(Outcome::Ok) => Ok(()),
-                Some(Outcome::Fail(msg)) => Err(Failed::from(msg)),
-                None => Err(Failed::from(format!(
-                    "{why}; serial log {log_name}, tail:\n{log_tail}"
-                ))),
-            })
-            .with_kind(accel.name()),
-        );
-    }
-    // Tests the guest reported but the listing did not name are failures too (a stale runner).
-    for name in results.keys() {
-        if !trials.iter().any(|t| t.name() == name) {
-            let name = name.clone();
-            trials.push(Trial::test(format!("unlisted::{name}"), move || {
-                Err(Failed::from(format!(
-                    "guest reported `{name}`, which `--list` does not name"
-                )))
-            }));
-        }
-    }
-    Ok(trials)
+    Ok(verdicts
+        .into_iter()
+        .map(|v| {
+            let result = v.result;
+            Trial::test(v.name, move || result.map_err(Failed::from)).with_kind(accel.name())
+        })
+        .collect())
 }
