@@ -6,7 +6,7 @@
 //! package names. `bindgen` is pinned and installed with `cargo install --locked` into the
 //! cache's tools directory.
 //!
-//! The kernel's Rust is built with Debian's `rustc-web` (1.85, + `rust-web-src`), not rustup's
+//! The kernel's Rust is built with Debian's `rustc-web` (1.96, + `rust-web-src`), not rustup's
 //! toolchain: rustup here cannot fetch `rust-src`, which the kernel needs to build `core`. The
 //! kernel's `CLIPPY=1` uses the matching `rust-web-clippy`.
 
@@ -67,7 +67,7 @@ const PACKAGES: &[Package] = &[
     },
     Package {
         name: "rustc-web",
-        why: "the kernel's Rust compiler (1.85, matches rust-web-src)",
+        why: "the kernel's Rust compiler (1.96, matches rust-web-src)",
         needs: &[Need::Kernel],
     },
     Package {

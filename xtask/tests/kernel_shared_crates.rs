@@ -6,43 +6,79 @@
 //! such a root pointing at the real sources, compiles it with the `rustc` on PATH and
 //! `-D warnings`, and checks that the object references no helper of 128-bit or float arithmetic
 //! (the kernel turns those into panics). A second test keeps every source file of those crates
-//! free of what the kernel cannot have. The kernel build itself (`cargo xtask kernel`) repeats
-//! the helper check on the real object; this one runs in `cargo test` in seconds.
+//! free of what the kernel cannot have. The helper list is the kernel's own: parsed from the
+//! tarball's `rust/compiler_builtins.rs` by the function the kernel build's check uses
+//! (`xtask/src/kernel/objects.rs`), which repeats the check on the real objects.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Compiler helpers of 128-bit integer and float arithmetic (`rust/compiler_builtins.rs`).
-const FORBIDDEN_SYMBOLS: &[&str] = &[
-    "__multi3",
-    "__divti3",
-    "__udivti3",
-    "__modti3",
-    "__umodti3",
-    "__ashlti3",
-    "__ashrti3",
-    "__lshrti3",
-    "__muloti4",
-    "__udivmodti4",
-    "__adddf3",
-    "__subdf3",
-    "__muldf3",
-    "__divdf3",
-    "__addsf3",
-    "__subsf3",
-    "__mulsf3",
-    "__divsf3",
-    "__floatundidf",
-    "__floatdidf",
-    "__fixdfdi",
-    "__fixunsdfdi",
-];
+#[allow(dead_code)]
+#[path = "../src/kernel/objects.rs"]
+mod objects;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives in the workspace root")
         .to_path_buf()
+}
+
+/// The helpers of 128-bit and float arithmetic that the kernel turns into panics, parsed by the
+/// same function the kernel build's check uses from `rust/compiler_builtins.rs` of the upstream
+/// tarball kernel/kernel.toml names. The file is extracted from the tarball (about 15 s) once per
+/// tarball version, into `target/kernel-builtins/`.
+fn forbidden_helpers() -> Vec<objects::Helper> {
+    let text = std::fs::read_to_string(root().join("kernel/kernel.toml"))
+        .expect("read kernel/kernel.toml");
+    let value: toml::Value = toml::from_str(&text).expect("kernel/kernel.toml parses");
+    let tarball = PathBuf::from(
+        value["upstream"]["tarball"]
+            .as_str()
+            .expect("upstream.tarball is a string"),
+    );
+    let meta = std::fs::metadata(&tarball).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; install Debian's linux-source-6.12 (cargo xtask setup)",
+            tarball.display()
+        )
+    });
+    let mtime = meta
+        .modified()
+        .expect("mtime")
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("mtime after 1970")
+        .as_secs();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let cached = target
+        .join("kernel-builtins")
+        .join(format!("{}-{mtime}-compiler_builtins.rs", meta.len()));
+    if !cached.exists() {
+        let out = Command::new("tar")
+            .arg("-xOf")
+            .arg(&tarball)
+            .args([
+                "--wildcards",
+                "--occurrence=1",
+                "*/rust/compiler_builtins.rs",
+            ])
+            .output()
+            .expect("run tar");
+        assert!(
+            out.status.success() && !out.stdout.is_empty(),
+            "cannot extract rust/compiler_builtins.rs from {}: {}",
+            tarball.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::create_dir_all(cached.parent().expect("a parent")).expect("create the cache");
+        let tmp = cached.with_extension("tmp");
+        std::fs::write(&tmp, &out.stdout).expect("write the extracted file");
+        std::fs::rename(&tmp, &cached).expect("rename the extracted file");
+    }
+    let source = std::fs::read_to_string(&cached).expect("read compiler_builtins.rs");
+    objects::forbidden_helpers(&source).expect("parse compiler_builtins.rs")
 }
 
 /// `(module identifier, crate directory)` in the order kernel/kernel.toml lists them.
@@ -117,10 +153,18 @@ fn shared_crates_compile_as_sibling_kernel_modules() {
         String::from_utf8_lossy(&out.stderr)
     );
     let obj = std::fs::read(tmp.join("agent_core.o")).expect("read the object");
-    for sym in FORBIDDEN_SYMBOLS {
+    let helpers = forbidden_helpers();
+    assert!(
+        helpers.len() >= 20,
+        "only {} helpers parsed from compiler_builtins.rs",
+        helpers.len()
+    );
+    for h in &helpers {
         assert!(
-            !obj.windows(sym.len()).any(|w| w == sym.as_bytes()),
-            "the kernel object references {sym}: 128-bit or float arithmetic crept in"
+            !obj.windows(h.name.len()).any(|w| w == h.name.as_bytes()),
+            "the kernel object references {} ({}): 128-bit or float arithmetic crept in",
+            h.name,
+            h.reason
         );
     }
     let _ = std::fs::remove_dir_all(&tmp);

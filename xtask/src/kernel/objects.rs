@@ -134,14 +134,23 @@ fn rsp_sub(line: &str) -> Option<u64> {
     }
 }
 
-/// Per function of `llvm-objdump -dr` output: the panic-family symbols its relocations name
-/// (short names, see [`panic_symbol`]).
+/// Per function of `llvm-objdump -dr` output: the panic-family symbols it references (short
+/// names, see [`panic_symbol`]).
+///
+/// A function references a symbol when one of its relocations names it, or when it calls a
+/// `core`/`alloc` function instantiated into the same object (`copy_from_slice`,
+/// `slice::index::range`, …) that references it: those generic bodies are part of the caller's
+/// code in all but inlining, so their panics are attributed to their callers, transitively, and
+/// they are not listed themselves.
 pub fn panic_references(objdump: &str) -> BTreeMap<String, BTreeSet<String>> {
-    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut direct: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut calls: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut current: Option<String> = None;
     for line in objdump.lines() {
         if let Some(name) = function_header(line) {
-            current = Some(demangle(name));
+            let name = demangle(name);
+            direct.entry(name.clone()).or_default();
+            current = Some(name);
             continue;
         }
         let Some(func) = current.as_ref() else {
@@ -150,11 +159,62 @@ pub fn panic_references(objdump: &str) -> BTreeMap<String, BTreeSet<String>> {
         let Some(target) = relocation_target(line) else {
             continue;
         };
-        if let Some(short) = panic_symbol(&demangle(target)) {
-            out.entry(func.clone()).or_default().insert(short);
+        let target = demangle(target);
+        match panic_symbol(&target) {
+            Some(short) => {
+                direct.entry(func.clone()).or_default().insert(short);
+            }
+            None => {
+                calls.entry(func.clone()).or_default().insert(target);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    for func in direct.keys().filter(|f| !is_library(f)) {
+        let mut found = BTreeSet::new();
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![func.clone()];
+        while let Some(f) = stack.pop() {
+            if !seen.insert(f.clone()) {
+                continue;
+            }
+            if let Some(syms) = direct.get(&f) {
+                found.extend(syms.iter().cloned());
+            }
+            for callee in calls.get(&f).into_iter().flatten() {
+                if is_library(callee) && direct.contains_key(callee) {
+                    stack.push(callee.clone());
+                }
+            }
+        }
+        if !found.is_empty() {
+            out.insert(func.clone(), found);
         }
     }
     out
+}
+
+/// Whether a demangled name is a `core` or `alloc` function: a path in them, or a method of a
+/// type they define (`<core::… as …>::len`, `<&mut core::…>::…`), or of a primitive
+/// (`<[u8]>::copy_within`, `<str>::…`), whose inherent methods live in `core`.
+fn is_library(demangled: &str) -> bool {
+    let mut inner = demangled;
+    if let Some(rest) = inner.strip_prefix('<') {
+        inner = rest;
+        for prefix in ["&mut ", "&", "*const ", "*mut "] {
+            inner = inner.strip_prefix(prefix).unwrap_or(inner);
+        }
+        let primitive = inner.starts_with('[')
+            || [
+                "str", "u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize",
+            ]
+            .iter()
+            .any(|p| inner.starts_with(&format!("{p}>")) || inner.starts_with(&format!("{p} as ")));
+        if primitive {
+            return true;
+        }
+    }
+    inner.starts_with("core::") || inner.starts_with("alloc::")
 }
 
 /// `   0000000000000014:  R_X86_64_PLT32  symbol-0x4` → `symbol`.
@@ -181,14 +241,11 @@ fn relocation_target(line: &str) -> Option<&str> {
 /// `expect_failed`, `str::slice_error_fail`, `cell::panic_already_borrowed`, …). The short name
 /// is the last path segment.
 pub fn panic_symbol(demangled: &str) -> Option<String> {
-    let path = demangled.split('<').next().unwrap_or(demangled);
-    let krate = demangled.split("::").next().unwrap_or("");
-    // `<impl [T]>::copy_from_slice::len_mismatch_fail`: the last segment after the last `::`.
+    // `<[T]>::copy_from_slice::len_mismatch_fail`: the last segment after the last `::`.
     let last = demangled.rsplit("::").next().unwrap_or(demangled);
-    let core_like = matches!(krate, "core" | "alloc") || demangled.starts_with("<impl ");
-    let in_panicking = path.starts_with("core::panicking::");
+    let in_panicking = demangled.starts_with("core::panicking::");
     let named = last.ends_with("_fail") || last.ends_with("_failed") || last.contains("panic");
-    if in_panicking || (core_like && named) {
+    if in_panicking || (is_library(demangled) && named) {
         Some(last.to_string())
     } else {
         None
