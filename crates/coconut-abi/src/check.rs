@@ -368,6 +368,27 @@ pub fn validate_cap_call(
     Ok(req)
 }
 
+/// The capability calls' fast path (`agent_cap_present` is the LSM-era hot path): for an
+/// unscoped call (`scope_len == 0`) there is nothing to copy, so the result of
+/// [`validate_cap_call`] is that of [`check_cap_call`] alone and no scope buffer is needed;
+/// this returns it. For a scoped call it returns `None` without checking anything: the caller
+/// then runs [`validate_cap_call`] with a buffer. The kernel calls this first, then falls back;
+/// a host test (and the conformance emulation) proves that the pair answers exactly what
+/// [`validate_cap_call`] answers for every input.
+pub fn validate_unscoped_cap_call(
+    call: CapCall,
+    aid: u64,
+    cap: u32,
+    scope_is_null: bool,
+    scope_len: usize,
+    flags: u32,
+) -> Option<Result<CapRequest, Errno>> {
+    if scope_len != 0 {
+        return None;
+    }
+    Some(check_cap_call(call, aid, cap, scope_is_null, 0, flags))
+}
+
 /// `agent_audit_query`: the checks on the copied filter, in order: unknown flags `EINVAL`;
 /// kind bits outside `AGENT_AUDIT_KINDS_MASK` `EINVAL`; `aid` not `AID_ANY`, `AID_SELF` nor
 /// `<= AID_MAX` `EINVAL`; `AGENT_AUDIT_SUBTREE` with `AID_ANY` `EINVAL`; `to_seq != 0` and

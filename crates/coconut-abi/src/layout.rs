@@ -45,21 +45,26 @@ pub struct StructDesc {
     pub fields: &'static [FieldDesc],
 }
 
-/// Declares the field table of a struct and asserts, at compile time, that each literal offset
-/// equals `offset_of!`, that each field's size is right, and that the fields tile the struct.
+/// Asserts, at compile time, that each literal offset of a struct's field list equals
+/// `offset_of!`, that each field's size is right, and that the fields tile the struct; then
+/// declares the field table from the list. The assertions hold in every build; the table (C
+/// types and doc strings for the header renderer) exists only outside the kernel
+/// (`cfg(not(CONFIG_RUST))`), so its strings are not linked into vmlinux.
 macro_rules! field_table {
-    ($ty:ty, $size:expr; $( $name:ident : $rty:ty, $cty:literal, $off:literal, $doc:literal; )*) => {{
+    ($table:ident[$n:literal]: $ty:ty, $size:expr;
+     $( $name:ident : $rty:ty, $cty:literal, $off:literal, $doc:literal; )*) => {
         $( const _: () = assert!(offset_of!($ty, $name) == $off); )*
         const _: () = assert!(0 $( + size_of::<$rty>() )* == $size);
         const _: () = assert!(size_of::<$ty>() == $size);
-        [ $( FieldDesc {
+        #[cfg(not(CONFIG_RUST))]
+        static $table: [FieldDesc; $n] = [ $( FieldDesc {
             name: stringify!($name),
             c_type: $cty,
             offset: $off,
             size: size_of::<$rty>(),
             doc: $doc,
-        }, )* ]
-    }};
+        }, )* ];
+    };
 }
 
 /// Reads the consecutive little-endian fields of a struct from its known bytes.
@@ -210,7 +215,7 @@ pub struct AgentAuditRowHdr {
     pub hash: [u8; 32],
 }
 
-static SPAWN_FIELDS: [FieldDesc; 7] = field_table!(AgentSpawnArgs, AGENT_SPAWN_ARGS_SIZE_VER0;
+field_table!(SPAWN_FIELDS[7]: AgentSpawnArgs, AGENT_SPAWN_ARGS_SIZE_VER0;
     manifest: u64, "__aligned_u64", 0, "user pointer: signed manifest envelope (canonical CBOR)";
     manifest_len: u64, "__aligned_u64", 8, "1..=AGENT_MANIFEST_MAX";
     caps: u64, "__aligned_u64", 16, "user pointer: CBOR array of \"name[:scope]\" strings";
@@ -220,14 +225,14 @@ static SPAWN_FIELDS: [FieldDesc; 7] = field_table!(AgentSpawnArgs, AGENT_SPAWN_A
     lane: u32, "__u32", 44, "tenant fair-share lane, 0 = parent's lane";
 );
 
-static BUDGET_FIELDS: [FieldDesc; 4] = field_table!(AgentBudget, AGENT_BUDGET_SIZE_VER0;
+field_table!(BUDGET_FIELDS[4]: AgentBudget, AGENT_BUDGET_SIZE_VER0;
     limit: u64, "__aligned_u64", 0, "limit, unit per kind; AGENT_QUOTA_UNLIMITED = none";
     used: u64, "__aligned_u64", 8, "used this period (GET) or amount to add (CHARGE)";
     period_ns: u64, "__aligned_u64", 16, "period in ns for cpu/net/inference_tokens, else 0";
     reserved: u64, "__aligned_u64", 24, "must be 0";
 );
 
-static FILTER_FIELDS: [FieldDesc; 5] = field_table!(AgentAuditFilter, AGENT_AUDIT_FILTER_SIZE_VER0;
+field_table!(FILTER_FIELDS[5]: AgentAuditFilter, AGENT_AUDIT_FILTER_SIZE_VER0;
     from_seq: u64, "__aligned_u64", 0, "first sequence number (inclusive)";
     to_seq: u64, "__aligned_u64", 8, "last sequence number (inclusive), 0 = head";
     aid: u64, "__aligned_u64", 16, "subject AID, AGENT_AID_ANY or AGENT_AID_SELF";
@@ -235,21 +240,23 @@ static FILTER_FIELDS: [FieldDesc; 5] = field_table!(AgentAuditFilter, AGENT_AUDI
     flags: u64, "__aligned_u64", 32, "AGENT_AUDIT_*";
 );
 
-static MEM_FIELDS: [FieldDesc; 4] = field_table!(AgentMemRequest, AGENT_MEM_REQUEST_SIZE_VER0;
+field_table!(MEM_FIELDS[4]: AgentMemRequest, AGENT_MEM_REQUEST_SIZE_VER0;
     length: u64, "__aligned_u64", 0, "bytes, 1..=AGENT_MEM_LENGTH_MAX, rounded up to pages";
     flags: u64, "__aligned_u64", 8, "AGENT_MEM_*";
     prot: u32, "__u32", 16, "AGENT_MEM_PROT_*";
     reserved: u32, "__u32", 20, "must be 0";
 );
 
-static ROW_FIELDS: [FieldDesc; 4] = field_table!(AgentAuditRowHdr, AGENT_AUDIT_ROW_HDR_SIZE;
+field_table!(ROW_FIELDS[4]: AgentAuditRowHdr, AGENT_AUDIT_ROW_HDR_SIZE;
     row_len: u32, "__u32", 0, "72 + event length";
     reserved: u32, "__u32", 4, "0";
     prev: [u8; 32], "__u8[32]", 8, "chain hash before this event";
     hash: [u8; 32], "__u8[32]", 40, "BLAKE3(prev || event)";
 );
 
-/// Every ABI struct with its fields, in the order the uapi header declares them.
+/// Every ABI struct with its fields, in the order the uapi header declares them. Host only
+/// (`cfg(not(CONFIG_RUST))`): the header renderer's data, not needed by the kernel.
+#[cfg(not(CONFIG_RUST))]
 pub static STRUCTS: [StructDesc; 5] = [
     StructDesc {
         c_name: "agent_spawn_args",

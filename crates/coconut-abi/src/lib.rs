@@ -36,6 +36,10 @@ mod flags;
 mod layout;
 pub mod limits;
 mod manifest;
+// The error matrices are documentation data (condition strings) for the docs, the header
+// renderer and the conformance tests; the kernel runs the checks of `check`, not these tables,
+// so they are left out of its build and not linked into vmlinux.
+#[cfg(not(CONFIG_RUST))]
 mod order;
 mod quota;
 mod state;
@@ -54,21 +58,24 @@ pub use self::check::{
     check_attest, check_audit_buffer, check_audit_filter, check_budget, check_cap_call,
     check_mem_request, check_memory_tier, check_quota, check_scope_arg, check_spawn_args,
     check_struct_size, check_user_struct, validate_audit_query, validate_cap_call,
-    validate_memory_tier, validate_quota, validate_spawn, AttestRequest, CapCall, CapRequest,
-    QuotaOp, QuotaRequest,
+    validate_memory_tier, validate_quota, validate_spawn, validate_unscoped_cap_call,
+    AttestRequest, CapCall, CapRequest, QuotaOp, QuotaRequest,
 };
 pub use self::errno::{Errno, ERRNO_TABLE};
 pub use self::flags::*;
+#[cfg(not(CONFIG_RUST))]
+pub use self::layout::STRUCTS;
 pub use self::layout::{
     AgentAuditFilter, AgentAuditRowHdr, AgentBudget, AgentMemRequest, AgentSpawnArgs, FieldDesc,
     StructDesc, AGENT_AUDIT_FILTER_SIZE_VER0, AGENT_AUDIT_ROW_HDR_SIZE, AGENT_BUDGET_SIZE_VER0,
-    AGENT_MEM_REQUEST_SIZE_VER0, AGENT_SPAWN_ARGS_SIZE_VER0, STRUCTS,
+    AGENT_MEM_REQUEST_SIZE_VER0, AGENT_SPAWN_ARGS_SIZE_VER0,
 };
 pub use self::limits::*;
 pub use self::manifest::{
     is_valid_agent_name, BODY_KEYS, BUDGET_KEYS, ENVELOPE_KEYS, MANIFEST_SIGNING_PREFIX,
     MANIFEST_VERSION,
 };
+#[cfg(not(CONFIG_RUST))]
 pub use self::order::{check_order, CheckStep, Stage, CHECK_ORDER};
 pub use self::quota::{MemTier, QuotaKind};
 pub use self::state::{State, Transition, Trigger, TRANSITIONS};
