@@ -282,7 +282,7 @@ pub fn parse_allowlist(text: &str) -> Result<BTreeSet<PanicRef>> {
 pub fn render_allowlist(found: &BTreeSet<PanicRef>) -> String {
     let mut out = String::from(
         "# Functions of the kernel's Rust objects that reference a panic symbol, one\n\
-         # `symbol function` pair per line (see docs/ARCHITECTURE.md, \"Kernel object checks\").\n\
+         # `symbol function` pair per line (see docs/ARCHITECTURE.md, the object checks).\n\
          # The build fails on a pair not listed here (a new reachable panic) and on a listed pair\n\
          # that is gone (delete its line: the list only shrinks). Regenerate after removing\n\
          # panics: cargo xtask kernel --update-allowlist.\n",
