@@ -108,27 +108,28 @@ impl Aid {
 
     /// Writes the canonical text form into `buf` and returns the written prefix of it.
     pub fn encode(self, buf: &mut [u8; AID_TEXT_MAX]) -> &[u8] {
-        // Render the digits right-aligned behind "a:", then move them to the front.
-        let [a, colon, digits @ ..] = buf;
+        // Count the digits, then write them from the last one backwards behind "a:".
+        let mut width = 1usize;
+        let mut rest = self.0 / 10;
+        while rest != 0 {
+            width = width.saturating_add(1);
+            rest /= 10;
+        }
+        // At most 2 + 19 = AID_TEXT_MAX.
+        let len = width.max(AID_MIN_DIGITS).saturating_add(2);
+        let Some([a, colon, digits @ ..]) = buf.get_mut(..len) else {
+            debug_assert!(false, "an AID has at most {AID_TEXT_MAX} characters");
+            return &[];
+        };
         *a = b'a';
         *colon = b':';
-        digits.fill(b'0');
         let mut v = self.0;
-        // The first digit of the text: never later than 19 - AID_MIN_DIGITS (zero padding).
-        let mut first = digits.len().saturating_sub(AID_MIN_DIGITS);
-        for (i, slot) in digits.iter_mut().enumerate().rev() {
+        for slot in digits.iter_mut().rev() {
             // `v % 10` is below 10, so OR-ing it into b'0' (0x30) gives its ASCII digit.
             *slot = b'0' | (v % 10) as u8;
             v /= 10;
-            first = first.min(i);
-            if v == 0 {
-                break;
-            }
         }
-        digits.copy_within(first.., 0);
-        let len = digits.len().saturating_sub(first).saturating_add(2);
-        let (text, _) = buf.split_at(len.min(AID_TEXT_MAX));
-        text
+        buf.get(..len).unwrap_or(&[])
     }
 }
 

@@ -264,12 +264,14 @@ pub fn check_detail(detail: &str) -> Result<(), AuditDecodeError> {
     }
     // This runs for every sealed row: scan eight bytes at a time, and decode characters only
     // when a word holds a byte that might be a control or part of a non-ASCII character.
-    let bytes = detail.as_bytes();
-    let mut words = bytes.chunks_exact(8);
-    let suspicious = words.any(|w| {
-        let w = w.first_chunk::<8>().map_or(0, |w| u64::from_le_bytes(*w));
-        suspicious_word(w)
-    }) || words.remainder().iter().any(|b| !(0x20..0x7f).contains(b));
+    // (`split_first_chunk`, not `chunks_exact`, whose division brings panics into the kernel.)
+    let mut rest = detail.as_bytes();
+    let mut suspicious = false;
+    while let Some((word, tail)) = rest.split_first_chunk::<8>() {
+        suspicious |= suspicious_word(u64::from_le_bytes(*word));
+        rest = tail;
+    }
+    suspicious |= rest.iter().any(|b| !(0x20..0x7f).contains(b));
     if suspicious && detail.chars().any(char::is_control) {
         return Err(AuditDecodeError::DetailControlChar);
     }

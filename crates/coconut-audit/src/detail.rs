@@ -182,6 +182,21 @@ fn put(buf: &mut [u8], at: usize, src: &[u8]) -> usize {
     }
 }
 
+/// Splits `text` at its first space: the word before it and the text after it (`None` without
+/// a space). A byte loop rather than `str::split`, whose generic searcher brings overflow
+/// checks into the kernel object.
+fn word(text: &[u8]) -> Option<(&[u8], &[u8])> {
+    let mut rest = text;
+    while let Some((&b, tail)) = rest.split_first() {
+        if b == b' ' {
+            let (w, _) = text.split_at_checked(text.len().saturating_sub(rest.len()))?;
+            return Some((w, tail));
+        }
+        rest = tail;
+    }
+    None
+}
+
 /// Parses a decimal `u64` in canonical form (no sign, no leading zero unless it is "0").
 fn parse_u64(text: &[u8]) -> Option<u64> {
     if text.is_empty() || (text.len() > 1 && text.first() == Some(&b'0')) {
@@ -214,17 +229,16 @@ impl PrevBoot {
 
     /// Parses a link detail; only the exact canonical spelling is accepted.
     pub fn parse(detail: &str) -> Option<PrevBoot> {
-        let mut fields = detail.split(' ');
-        let boot = fields.next()?.strip_prefix("prev_boot=")?;
-        let seq = fields.next()?.strip_prefix("prev_seq=")?;
-        let head = fields.next()?.strip_prefix("prev_head=")?;
-        if fields.next().is_some() {
-            return None;
-        }
+        let rest = detail.as_bytes().strip_prefix(b"prev_boot=")?;
+        let (boot, rest) = word(rest)?;
+        let rest = rest.strip_prefix(b"prev_seq=")?;
+        let (seq, rest) = word(rest)?;
+        let head = rest.strip_prefix(b"prev_head=")?;
         Some(PrevBoot {
-            boot: parse_u64(boot.as_bytes())?,
-            last_seq: parse_u64(seq.as_bytes())?,
-            head: decode32(head.as_bytes())?,
+            boot: parse_u64(boot)?,
+            last_seq: parse_u64(seq)?,
+            // 64 hex digits and nothing else: a further space is refused here.
+            head: decode32(head)?,
         })
     }
 }

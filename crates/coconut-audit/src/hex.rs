@@ -10,15 +10,13 @@ const DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// The 64 lowercase hex digits of a hash.
 pub(super) fn encode32(bytes: &[u8; 32]) -> [u8; 64] {
+    // Both nibbles are below 16, inside DIGITS. Fixed-size arrays throughout, so no length
+    // is checked at run time.
+    let digit = |n: u8| DIGITS.get(usize::from(n)).copied().unwrap_or(b'0');
+    let pairs: [[u8; 2]; 32] = bytes.map(|b| [digit(b >> 4), digit(b & 0x0f)]);
     let mut out = [0u8; 64];
-    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
-        // Both nibbles are below 16, inside DIGITS.
-        let hi = DIGITS.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
-        let lo = DIGITS.get(usize::from(b & 0x0f)).copied().unwrap_or(b'0');
-        if let [h, l] = pair {
-            *h = hi;
-            *l = lo;
-        }
+    for (o, d) in out.iter_mut().zip(pairs.as_flattened()) {
+        *o = *d;
     }
     out
 }
@@ -37,9 +35,11 @@ pub(super) fn decode32(text: &[u8]) -> Option<[u8; 32]> {
         return None;
     }
     let mut out = [0u8; 32];
-    for (b, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
-        let [h, l] = pair else { return None };
+    let mut rest = text;
+    for b in out.iter_mut() {
+        let ([h, l], tail) = rest.split_first_chunk::<2>()?;
         *b = (nibble(*h)? << 4) | nibble(*l)?;
+        rest = tail;
     }
     Some(out)
 }
