@@ -6,7 +6,8 @@
 //!    128-bit arithmetic, as listed by the tree's own `rust/compiler_builtins.rs`.
 //! 2. Bounded stack frames: no function's `sub $N, %rsp` above `checks.stack-frame-bound` of
 //!    kernel/kernel.toml (1024 bytes) unless kernel/checks/stack-frames.txt lists it with its own
-//!    bound and a reason; the five largest frames are always printed.
+//!    bound and a reason; the five largest frames are always printed, and an exception no longer
+//!    needed is named with a warning.
 //! 3. The panic inventory: the `(panic symbol, function)` pairs the objects' relocations name
 //!    must equal kernel/checks/panic-allowlist.txt: a new pair fails (a new reachable panic), a
 //!    stale pair fails (delete the line; the list only shrinks). `--update-allowlist` or
@@ -131,7 +132,11 @@ pub fn run(toml: &KernelToml, built: &Built, update_allowlist: bool) -> Result<(
             .with_context(|| format!("cannot read {}", exceptions_path.display()))?,
     )
     .with_context(|| format!("{} is not valid", exceptions_path.display()))?;
-    problems.extend(objects::check_frames(&frames, bound, &exceptions));
+    let frame_check = objects::check_frames(&frames, bound, &exceptions);
+    for line in &frame_check.stale {
+        eprintln!("    warning: {line}");
+    }
+    problems.extend(frame_check.problems);
 
     let found = objects::inventory(&panics);
     let allow_path = kernel_dir().join("checks/panic-allowlist.txt");

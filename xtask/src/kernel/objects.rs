@@ -120,8 +120,10 @@ fn function_header(line: &str) -> Option<&str> {
 }
 
 /// The immediate of `sub[q] $N, %rsp` (AT&T syntax, N hex or decimal), if `line` is one.
+/// llvm-objdump appends `# imm = 0x128` to large immediates: the comment is dropped.
 fn rsp_sub(line: &str) -> Option<u64> {
-    let mut words = line.split_whitespace();
+    let code = line.split('#').next().unwrap_or(line);
+    let mut words = code.split_whitespace();
     words.find(|w| *w == "subq" || *w == "sub")?;
     let operands: String = words.collect::<Vec<_>>().join("");
     let (imm, dest) = operands.strip_prefix('$')?.split_once(',')?;
@@ -360,22 +362,31 @@ pub fn parse_frame_exceptions(text: &str) -> Result<Vec<FrameException>> {
     Ok(out)
 }
 
-/// Checks every frame against `bound` (or its exception's bound); an exception that is no
-/// longer needed is an error too. Returns the problems, one line each.
+/// The outcome of checking frames: problems fail the build; stale exceptions (a listed function
+/// back within the bound, or gone) are reported so their lines get deleted.
+#[derive(Debug, Default)]
+pub struct FrameCheck {
+    /// Frames over their bound, one line each.
+    pub problems: Vec<String>,
+    /// Exceptions no longer needed, one line each.
+    pub stale: Vec<String>,
+}
+
+/// Checks every frame against `bound` (or its exception's bound).
 pub fn check_frames(
     frames: &BTreeMap<String, u64>,
     bound: u64,
     exceptions: &[FrameException],
-) -> Vec<String> {
-    let mut problems = Vec::new();
+) -> FrameCheck {
+    let mut out = FrameCheck::default();
     for (func, &size) in frames {
         match exceptions.iter().find(|e| &e.function == func) {
-            Some(e) if size > e.bound => problems.push(format!(
+            Some(e) if size > e.bound => out.problems.push(format!(
                 "{func}: stack frame {size} bytes, over its exception's bound of {} bytes",
                 e.bound
             )),
             Some(_) => {}
-            None if size > bound => problems.push(format!(
+            None if size > bound => out.problems.push(format!(
                 "{func}: stack frame {size} bytes, over the bound of {bound} bytes"
             )),
             None => {}
@@ -383,18 +394,18 @@ pub fn check_frames(
     }
     for e in exceptions {
         match frames.get(&e.function) {
-            None => problems.push(format!(
+            None => out.stale.push(format!(
                 "{}: listed in kernel/checks/stack-frames.txt but not in the objects; delete its line",
                 e.function
             )),
-            Some(&size) if size <= bound => problems.push(format!(
+            Some(&size) if size <= bound => out.stale.push(format!(
                 "{}: stack frame {size} bytes is within the bound of {bound} bytes now; delete its line from kernel/checks/stack-frames.txt",
                 e.function
             )),
             Some(_) => {}
         }
     }
-    problems
+    out
 }
 
 /// The `n` largest frames, largest first.
