@@ -1,16 +1,22 @@
 //! `cargo xtask bench`: the benchmarks, with their numbers and ratios in one summary.
 //!
 //! Runs the criterion benchmarks of every crate that has a `benches/` directory (the kernel-side
-//! core against its reference crates: BLAKE3, Ed25519, CBOR, …) and collects the lines each
-//! bench prints with a ratio, so one run ends with a table of "ours vs reference" figures.
+//! core against its reference crates: BLAKE3, Ed25519, CBOR, …), then reads the estimates
+//! criterion wrote in this run and prints one table: each of our figures, and its ratio to each
+//! reference of the same group, always as ours/reference (below 1.00: ours is faster). The
+//! convention the benches follow: in a criterion group, a function id starting with `coconut`
+//! is ours and any other id a reference; an id `impl/case` is compared with the references of
+//! the same `case`, and with every reference that has no case.
 //! With `--vm` it instead boots the forked kernel with `coconut.bench=1` and reports the
-//! in-guest microbenchmarks (agent syscalls next to `getppid`), with the accelerator beside
-//! every figure: under TCG computation slows far more than traps do.
-//! Benchmarks are not tests: nothing here fails on a slow number.
+//! in-guest microbenchmarks (agent syscalls next to `getppid`, in the same direction), with the
+//! accelerator beside every figure: under TCG computation slows far more than traps do.
+//! Benchmarks are not tests: nothing here fails on a slow number, but `--vm` fails on a timed
+//! call that returned something else than the benchmark expected.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::os::fd::AsFd;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context, Result};
 use coconut_abi::Errno;
@@ -18,7 +24,7 @@ use coconut_qemu::protocol::{parse_bench, BenchFigure, BENCH_DONE};
 use coconut_qemu::{boot, detect_accel, tail, Vm};
 
 use crate::setup::{self, Need};
-use crate::stage::Pipeline;
+use crate::stage::{self, Pipeline};
 use crate::{initramfs, kernel, paths};
 
 /// Arguments of `cargo xtask bench`.
@@ -57,47 +63,154 @@ pub fn run(args: &Args) -> Result<()> {
     if crates.is_empty() {
         bail!("no crate with benches/ matches");
     }
+    let started = SystemTime::now();
     let mut p = Pipeline::new("bench", crates.len());
-    let mut summary = Vec::new();
     for name in &crates {
-        let lines = p.stage(name, || bench_crate(name))?;
-        summary.extend(lines.into_iter().map(|l| format!("{name}: {l}")));
+        p.stage(name, || {
+            // Criterion's own report goes to stderr; stdout is kept for the table.
+            let to_stderr = std::io::stderr().as_fd().try_clone_to_owned()?;
+            stage::run(
+                Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                    .current_dir(paths::root())
+                    .args(["bench", "--package", name])
+                    .stdout(to_stderr),
+            )
+        })?;
     }
     p.finish();
+    let criterion = std::env::var_os("CRITERION_HOME")
+        .map(Into::into)
+        .unwrap_or_else(|| paths::target().join("criterion"));
+    let estimates = read_estimates(&criterion, started)?;
+    if estimates.is_empty() {
+        bail!(
+            "criterion wrote no estimate under {} in this run",
+            criterion.display()
+        );
+    }
     eprintln!(
-        "==> ratios (host, {} cores)",
+        "==> host, {} cores; criterion medians; ratio = ours/reference (below 1.00 = ours faster)",
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
     );
-    for line in summary {
+    for line in host_report(&estimates) {
         println!("{line}");
     }
     Ok(())
 }
 
-/// Runs one crate's benchmarks, echoing their output, and returns the lines that state a ratio.
-fn bench_crate(name: &str) -> Result<Vec<String>> {
-    let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(paths::root())
-        .args(["bench", "--package", name])
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("cannot start cargo bench")?;
-    let stdout = child.stdout.take().context("no stdout")?;
-    let mut ratios = Vec::new();
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        eprintln!("{line}");
-        let lower = line.to_lowercase();
-        if lower.contains("ratio") || line.contains('×') {
-            ratios.push(line.trim().to_string());
+/// One benchmark's result, as criterion wrote it.
+#[derive(Clone, Debug, PartialEq)]
+struct Estimate {
+    /// The criterion group.
+    group: String,
+    /// The function id within the group.
+    id: String,
+    /// The median time per iteration, in nanoseconds.
+    median_ns: f64,
+    /// Bytes or elements per iteration, if the group declares a throughput.
+    throughput: Option<(u64, &'static str)>,
+}
+
+impl Estimate {
+    /// Ours: the id starts with `coconut`.
+    fn is_ours(&self) -> bool {
+        self.id.starts_with("coconut")
+    }
+
+    /// The case after `impl/`, if any.
+    fn case(&self) -> Option<&str> {
+        self.id.split_once('/').map(|(_, case)| case)
+    }
+}
+
+/// Reads every `new/{benchmark,estimates}.json` pair under `dir` written since `since`.
+fn read_estimates(dir: &Path, since: SystemTime) -> Result<Vec<Estimate>> {
+    let mut out = Vec::new();
+    if !dir.is_dir() {
+        return Ok(out);
+    }
+    for entry in walkdir::WalkDir::new(dir) {
+        let entry = entry?;
+        if entry.file_name() != "estimates.json"
+            || entry.path().parent().and_then(Path::file_name) != Some("new".as_ref())
+        {
+            continue;
+        }
+        if entry.metadata()?.modified()? < since {
+            continue;
+        }
+        let json = |name: &str| -> Result<serde_json::Value> {
+            let path = entry.path().with_file_name(name);
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+        };
+        let (bench, est) = (json("benchmark.json")?, json("estimates.json")?);
+        let (Some(group), Some(id), Some(median_ns)) = (
+            bench["group_id"].as_str(),
+            bench["function_id"].as_str(),
+            est["median"]["point_estimate"].as_f64(),
+        ) else {
+            continue;
+        };
+        let throughput = ["Bytes", "BytesDecimal", "Elements"]
+            .into_iter()
+            .find_map(|unit| {
+                let n = bench["throughput"][unit].as_u64()?;
+                Some((
+                    n,
+                    if unit == "Elements" {
+                        "elements"
+                    } else {
+                        "bytes"
+                    },
+                ))
+            });
+        out.push(Estimate {
+            group: group.into(),
+            id: id.into(),
+            median_ns,
+            throughput,
+        });
+    }
+    out.sort_by(|a, b| (&a.group, &a.id).cmp(&(&b.group, &b.id)));
+    Ok(out)
+}
+
+/// The host table: each of our figures (with its throughput), then its ratio to each reference
+/// of the same group and case, always ours/reference.
+// Host-side statistics over criterion's floating-point estimates; the no-float rule is for
+// the kernel-side code.
+#[allow(clippy::float_arithmetic)]
+fn host_report(estimates: &[Estimate]) -> Vec<String> {
+    let mut out = Vec::new();
+    for ours in estimates.iter().filter(|e| e.is_ours()) {
+        let rate = match ours.throughput {
+            Some((n, "bytes")) => format!(
+                ", {:.0} MiB/s",
+                n as f64 / ours.median_ns * 1e9 / (1024.0 * 1024.0)
+            ),
+            Some((n, _)) => format!(", {:.2} M/s", n as f64 / ours.median_ns * 1e3),
+            None => String::new(),
+        };
+        out.push(format!(
+            "{}/{}: {:.1} ns{rate}",
+            ours.group, ours.id, ours.median_ns
+        ));
+        for reference in estimates.iter().filter(|r| {
+            r.group == ours.group && !r.is_ours() && (r.case().is_none() || r.case() == ours.case())
+        }) {
+            out.push(format!(
+                "    ours/{} ({:.1} ns) = {:.2}",
+                reference.id,
+                reference.median_ns,
+                ours.median_ns / reference.median_ns
+            ));
         }
     }
-    let status = child.wait()?;
-    if !status.success() {
-        bail!("cargo bench -p {name} failed ({status})");
-    }
-    Ok(ratios)
+    out
 }
 
 /// `cargo xtask bench --vm`: boots the kernel with `coconut.bench=1` and prints the figures.
@@ -194,6 +307,38 @@ fn vm_report(accel: &str, figures: &[BenchFigure]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn estimate(group: &str, id: &str, median_ns: f64) -> Estimate {
+        Estimate {
+            group: group.into(),
+            id: id.into(),
+            median_ns,
+            throughput: None,
+        }
+    }
+
+    #[test]
+    fn host_ratios_are_ours_over_reference_per_case() {
+        let report = host_report(&[
+            estimate("g", "coconut/hit", 5.0),
+            estimate("g", "coconut/miss", 8.0),
+            estimate("g", "getppid", 100.0),
+            estimate("g", "naive/hit", 10.0),
+            estimate("g", "naive/miss", 4.0),
+            estimate("h", "blake3", 1.0),
+        ]);
+        assert_eq!(
+            report,
+            [
+                "g/coconut/hit: 5.0 ns",
+                "    ours/getppid (100.0 ns) = 0.05",
+                "    ours/naive/hit (10.0 ns) = 0.50",
+                "g/coconut/miss: 8.0 ns",
+                "    ours/getppid (100.0 ns) = 0.08",
+                "    ours/naive/miss (4.0 ns) = 2.00",
+            ]
+        );
+    }
 
     fn figure(name: &str, p50_ns: u64, returns: &str) -> BenchFigure {
         BenchFigure {

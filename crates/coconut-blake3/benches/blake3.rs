@@ -2,17 +2,11 @@
 //! dev-dependency's features in Cargo.toml), so both sides are scalar code as in the kernel.
 //!
 //! Groups: `chain_step_200B` (the audit hot path: `BLAKE3(head || 200-byte event)`), `hash_1KiB`
-//! and `hash_64KiB`. In every group `coconut` is ours and `blake3_pure*` is the reference.
-//!
-//! After criterion, a summary measures each group again with the variants interleaved and keeps
-//! the fastest batch of each (the minimum is what a busy, shared machine disturbs least), then
-//! prints ns per operation and the ratio reference time / our time (above 1.0: ours is faster).
-
-// The benchmark harness runs on the host only; floats are fine here.
-#![allow(clippy::float_arithmetic)]
+//! and `hash_64KiB`. In every group `coconut` is ours and `blake3_pure*` the reference;
+//! `cargo xtask bench` reads criterion's estimates and prints ours/reference for each.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{Criterion, Throughput};
 
@@ -83,81 +77,6 @@ fn criterion_benches(c: &mut Criterion, prev: &[u8; 32], event: &[u8]) {
     }
 }
 
-/// Times `variants` in interleaved batches and returns the fastest batch of each, in ns per call.
-fn interleaved_min_ns(variants: &mut [Box<dyn FnMut() + '_>], batch_target: Duration) -> Vec<f64> {
-    const ROUNDS: usize = 200;
-    // Calibrate one batch size for all variants from the first one.
-    let mut iters: u32 = 1;
-    loop {
-        let start = Instant::now();
-        for _ in 0..iters {
-            (variants[0])();
-        }
-        if start.elapsed() >= batch_target || iters >= 1 << 24 {
-            break;
-        }
-        iters *= 2;
-    }
-    let mut best = vec![f64::MAX; variants.len()];
-    for _ in 0..ROUNDS {
-        for (variant, best) in variants.iter_mut().zip(best.iter_mut()) {
-            let start = Instant::now();
-            for _ in 0..iters {
-                variant();
-            }
-            let ns = start.elapsed().as_nanos() as f64 / f64::from(iters);
-            *best = best.min(ns);
-        }
-    }
-    best
-}
-
-fn print_group(group: &str, names: &[&str], times: &[f64], bytes: Option<usize>) {
-    let ours = times[0];
-    let rate = match bytes {
-        Some(n) => format!("{:.0} MiB/s", n as f64 / ours * 1e9 / (1024.0 * 1024.0)),
-        None => format!("{:.2} M steps/s", 1e3 / ours),
-    };
-    println!("{group}/{}: {ours:.1} ns ({rate})", names[0]);
-    for (name, theirs) in names.iter().zip(times).skip(1) {
-        println!(
-            "{group}/{name}: {theirs:.1} ns, ratio {name}/coconut = {:.2}x",
-            theirs / ours
-        );
-    }
-}
-
-fn summary(prev: &[u8; 32], event: &[u8]) {
-    println!("\nsummary: fastest of 200 interleaved batches per variant");
-    let mut closures: Vec<Box<dyn FnMut() + '_>> = CHAIN_VARIANTS
-        .iter()
-        .map(|&(_, f)| -> Box<dyn FnMut() + '_> {
-            Box::new(move || {
-                black_box(f(black_box(prev), black_box(event)));
-            })
-        })
-        .collect();
-    let times = interleaved_min_ns(&mut closures, Duration::from_micros(200));
-    let names: Vec<&str> = CHAIN_VARIANTS.iter().map(|&(n, _)| n).collect();
-    print_group("chain_step_200B", &names, &times, None);
-
-    for (group, len) in HASH_SIZES {
-        let data = pattern(len);
-        let data = data.as_slice();
-        let mut closures: Vec<Box<dyn FnMut() + '_>> = HASH_VARIANTS
-            .iter()
-            .map(|&(_, f)| -> Box<dyn FnMut() + '_> {
-                Box::new(move || {
-                    black_box(f(black_box(data)));
-                })
-            })
-            .collect();
-        let times = interleaved_min_ns(&mut closures, Duration::from_micros(500));
-        let names: Vec<&str> = HASH_VARIANTS.iter().map(|&(n, _)| n).collect();
-        print_group(group, &names, &times, Some(len));
-    }
-}
-
 fn main() {
     let prev = [0x5Au8; 32];
     let event = pattern(EVENT_LEN);
@@ -167,9 +86,4 @@ fn main() {
         .configure_from_args();
     criterion_benches(&mut criterion, &prev, &event);
     criterion.final_summary();
-    // `cargo test --benches` and `--list` run the harness too; the summary is for real runs.
-    let quick = std::env::args().any(|a| a == "--test" || a == "--list");
-    if !quick {
-        summary(&prev, &event);
-    }
 }

@@ -1,12 +1,9 @@
 //! Validate and decode a typical ~300-byte manifest-like map, against ciborium decoding the
 //! same bytes into a `Value`. Ours allocates nothing by construction (the crate has no `alloc`).
-//! After the criterion groups, a short timing loop prints the speed ratios.
-
-// The ratios are host-side floating-point statistics; the no-float rule is for the crate.
-#![allow(clippy::float_arithmetic)]
+//! `cargo xtask bench` reads criterion's estimates and prints ours/reference for each.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use coconut_cbor::{validate, Decoder, Encoder, Error, Limits};
 use criterion::{criterion_group, Criterion};
@@ -152,39 +149,6 @@ fn benches(c: &mut Criterion) {
     g.finish();
 }
 
-/// Mean time of one call of `f`, over about `budget` of wall time.
-fn mean_ns(budget: Duration, mut f: impl FnMut()) -> f64 {
-    let start = Instant::now();
-    let mut n = 0u64;
-    while start.elapsed() < budget {
-        for _ in 0..100 {
-            f();
-        }
-        n += 100;
-    }
-    start.elapsed().as_nanos() as f64 / n as f64
-}
-
-fn ratios() {
-    let input = manifest();
-    let budget = Duration::from_millis(500);
-    let ours_v = mean_ns(budget, || {
-        black_box(validate(black_box(&input), &Limits::KERNEL)).ok();
-    });
-    let ours_vd = mean_ns(budget, || {
-        black_box(validate_and_decode(black_box(&input)).map(|m| m.v)).ok();
-    });
-    let theirs = mean_ns(budget, || {
-        black_box(ciborium_value(black_box(&input)));
-    });
-    println!(
-        "ratio (ciborium_to_value / coconut): validate {:.1}x ({ours_v:.0} ns vs {theirs:.0} ns), \
-         validate+decode {:.1}x ({ours_vd:.0} ns)",
-        theirs / ours_v,
-        theirs / ours_vd,
-    );
-}
-
 criterion_group! {
     name = group;
     config = Criterion::default()
@@ -197,5 +161,4 @@ criterion_group! {
 fn main() {
     group();
     Criterion::default().configure_from_args().final_summary();
-    ratios();
 }

@@ -2,14 +2,11 @@
 //! 2 signers, a tenant and a lane — with the kernel-side crate, against libcoconut's
 //! user-space path on the reference crates (ciborium into `Value`s, owned `Manifest`,
 //! ed25519-dalek `verify_strict`). Ours allocates and copies nothing by construction (the crate has no
-//! `alloc`; the signature is checked over the prefix and the body in place). After the criterion
-//! groups, a short timing loop prints the speed ratios.
-
-// The ratios are host-side floating-point statistics; the no-float rule is for the crate.
-#![allow(clippy::float_arithmetic)]
+//! `alloc`; the signature is checked over the prefix and the body in place). `cargo xtask bench`
+//! reads criterion's estimates and prints ours/reference for each.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use coconut_manifest::{decode_body, decode_envelope, decode_manifest};
 use criterion::{criterion_group, Criterion};
@@ -102,43 +99,6 @@ fn benches(c: &mut Criterion) {
     g.finish();
 }
 
-/// Mean time of one call of `f`, over about `budget` of wall time.
-fn mean_ns(budget: Duration, mut f: impl FnMut()) -> f64 {
-    let start = Instant::now();
-    let mut n = 0u64;
-    while start.elapsed() < budget {
-        for _ in 0..20 {
-            f();
-        }
-        n += 20;
-    }
-    start.elapsed().as_nanos() as f64 / n as f64
-}
-
-fn ratios() {
-    let bytes = typical();
-    let budget = Duration::from_millis(700);
-    let ours_d = mean_ns(budget, || {
-        black_box(ours_decode(black_box(&bytes)));
-    });
-    let ref_d = mean_ns(budget, || {
-        black_box(reference_decode(black_box(&bytes)));
-    });
-    let ours_v = mean_ns(budget, || {
-        black_box(ours_decode_verify(black_box(&bytes)));
-    });
-    let ref_v = mean_ns(budget, || {
-        black_box(reference_decode_verify(black_box(&bytes)));
-    });
-    println!(
-        "manifest of {} bytes: decode {ours_d:.0} ns vs libcoconut {ref_d:.0} ns (ours {:.2}x faster); \
-         decode+verify {ours_v:.0} ns vs libcoconut {ref_v:.0} ns (ours {:.2}x as fast)",
-        bytes.len(),
-        ref_d / ours_d,
-        ref_v / ours_v,
-    );
-}
-
 criterion_group! {
     name = group;
     config = Criterion::default()
@@ -151,5 +111,4 @@ criterion_group! {
 fn main() {
     group();
     Criterion::default().configure_from_args().final_summary();
-    ratios();
 }
