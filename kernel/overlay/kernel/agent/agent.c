@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Coconut OS agent subsystem: system call entry points and user-copy helpers (C glue only).
+ * Coconut OS agent subsystem: system call entry points and the struct-copy helper (C glue
+ * only).
  *
  * Every SYSCALL_DEFINE hands its arguments unchanged to the Rust core (agent_core.rs), which
- * runs the checks of docs/abi.md in their documented order and calls back into the two copy
- * helpers below when the order reaches a copy from user memory. The layouts of the uapi
- * structs are asserted here against the sizes the Rust ABI crate defines.
+ * runs the checks of docs/abi.md in their documented order and calls back into the helper
+ * below when the order reaches a size-versioned struct (copy_struct_from_user() is inline C;
+ * plain byte copies use the kernel crate's UserSlice). The layouts of the uapi structs are
+ * asserted here against the sizes the Rust ABI crate defines; the syscall numbers live in the
+ * syscall table only (a host test checks it against coconut-abi).
  */
 
 #include <linux/build_bug.h>
@@ -25,11 +28,6 @@ static_assert(sizeof(struct agent_mem_request) == AGENT_MEM_REQUEST_SIZE_VER0);
 int coconut_agent_copy_struct(void *dst, size_t ksize, unsigned long usrc, size_t usize)
 {
 	return copy_struct_from_user(dst, ksize, (const void __user *)usrc, usize);
-}
-
-int coconut_agent_copy_from_user(void *dst, unsigned long usrc, size_t len)
-{
-	return copy_from_user(dst, (const void __user *)usrc, len) ? -EFAULT : 0;
 }
 
 SYSCALL_DEFINE2(agent_spawn, const struct agent_spawn_args __user *, args, size_t, size)

@@ -7,8 +7,9 @@
  * them; user addresses travel as unsigned long and Rust never dereferences them itself.
  * Each returns a non-negative result or -errno.
  *
- * Rust -> C: the two user-copy helpers, because copy_struct_from_user() and copy_from_user()
- * are inline C. They return 0 or -errno (-EFAULT, -E2BIG).
+ * Rust -> C: the struct-copy helper, because copy_struct_from_user() is inline C and the
+ * 6.12 kernel crate has no equivalent. It returns 0 or -errno (-EFAULT, -E2BIG). Plain byte
+ * copies use the kernel crate's UserSlice.
  */
 #ifndef _KERNEL_AGENT_AGENT_H
 #define _KERNEL_AGENT_AGENT_H
@@ -31,6 +32,5 @@ long coconut_agent_audit_query(unsigned long ufilter, size_t fsize, unsigned lon
 long coconut_agent_memory_tier(u64 aid, unsigned int tier, unsigned long ureq, size_t size);
 
 int coconut_agent_copy_struct(void *dst, size_t ksize, unsigned long usrc, size_t usize);
-int coconut_agent_copy_from_user(void *dst, unsigned long usrc, size_t len);
 
 #endif /* _KERNEL_AGENT_AGENT_H */

@@ -3,8 +3,11 @@
 //! Coconut OS agent subsystem: the Rust core behind the eight agent system calls (472–479).
 //!
 //! Called from the system call glue in `agent.c`, in process context, with the caller's user
-//! addresses as plain integers: this file never dereferences them; it copies through the two C
-//! helpers declared in `agent.h` (`copy_struct_from_user()` and `copy_from_user()` are inline C).
+//! addresses as plain integers: this file never dereferences them. Byte copies go through the
+//! kernel crate's `UserSlice`; size-versioned structs through the one C helper declared in
+//! `agent.h`, because `copy_struct_from_user()` is inline C and 6.12's `kernel` crate has no
+//! equivalent. A struct is copied only into a type that is `FromBytes` (any bytes are a valid
+//! value), which the ABI structs are, as the `unsafe impl`s below state.
 //!
 //! The argument checks and their order are those of the shared `coconut_abi` crate, the very
 //! source files of `crates/coconut-abi` laid under `shared/` by `cargo xtask kernel`, so the
@@ -15,12 +18,16 @@
 //! `agent_attest(0, NULL, 0, AGENT_ATTEST_ABI_VERSION)`, which reports the ABI version. Nothing
 //! here pretends to spawn, grant or audit.
 //!
-//! Constraints: no allocation yet, no panics on user input, a `// SAFETY:` comment on every
-//! `unsafe` block.
+//! Constraints: no allocation yet, no panics on user input, a safety comment on every
+//! `unsafe` block. Every errno returned is an `Errno` of the ABI crate, and a compile-time
+//! assertion below pins each to the kernel's own value.
 
 use core::ffi::{c_int, c_long, c_ulong, c_void};
 
+use kernel::bindings;
 use kernel::prelude::*;
+use kernel::types::FromBytes;
+use kernel::uaccess::UserSlice;
 
 // The shared no_std crates, compiled from the workspace's own source files (kernel/kernel.toml
 // lists them; `cargo xtask kernel` lays them under shared/). They are siblings here, which is
@@ -29,8 +36,14 @@ use kernel::prelude::*;
 #[path = "shared/coconut_abi/lib.rs"]
 pub mod coconut_abi;
 #[allow(clippy::all, unreachable_pub)]
+#[path = "shared/coconut_audit/lib.rs"]
+pub mod coconut_audit;
+#[allow(clippy::all, unreachable_pub)]
 #[path = "shared/coconut_blake3/lib.rs"]
 pub mod coconut_blake3;
+#[allow(clippy::all, unreachable_pub)]
+#[path = "shared/coconut_caps/lib.rs"]
+pub mod coconut_caps;
 #[allow(clippy::all, unreachable_pub)]
 #[path = "shared/coconut_cbor/lib.rs"]
 pub mod coconut_cbor;
@@ -38,28 +51,68 @@ pub mod coconut_cbor;
 #[path = "shared/coconut_ed25519/lib.rs"]
 pub mod coconut_ed25519;
 #[allow(clippy::all, unreachable_pub)]
-#[path = "shared/coconut_caps/lib.rs"]
-pub mod coconut_caps;
-#[allow(clippy::all, unreachable_pub)]
-#[path = "shared/coconut_audit/lib.rs"]
-pub mod coconut_audit;
-#[allow(clippy::all, unreachable_pub)]
 #[path = "shared/coconut_manifest/lib.rs"]
 pub mod coconut_manifest;
 
 use coconut_abi::limits::{AGENT_ABI_VERSION, AGENT_SCOPE_MAX};
 use coconut_abi::{
-    check_attest, check_cap_call, validate_audit_query, validate_cap_call, validate_memory_tier,
-    validate_quota, validate_spawn, AgentAuditFilter, AgentBudget, AgentMemRequest,
+    check_attest, validate_audit_query, validate_cap_call, validate_memory_tier, validate_quota,
+    validate_spawn, validate_unscoped_cap_call, AgentAuditFilter, AgentBudget, AgentMemRequest,
     AgentSpawnArgs, AttestRequest, CapCall, Errno, NR_AGENT_MEMORY_TIER, NR_AGENT_SPAWN,
 };
 
 /// The prefix of this object's kernel log lines (`pr_info!` reads `crate::__LOG_PREFIX`).
 const __LOG_PREFIX: &[u8] = b"coconut_agent\0";
 
+/// Asserts at compile time that each errno of the ABI crate is the kernel's value.
+macro_rules! errnos_are_the_kernel_s {
+    ($($name:ident),* $(,)?) => {
+        $(const _: () = assert!(Errno::$name.get() == bindings::$name as i32);)*
+    };
+}
+
+// Every errno in `coconut_abi::ERRNO_TABLE`.
+errnos_are_the_kernel_s!(
+    EPERM,
+    ENOENT,
+    ESRCH,
+    E2BIG,
+    EBADF,
+    ENOMEM,
+    EACCES,
+    EFAULT,
+    EBUSY,
+    ENODEV,
+    EINVAL,
+    ERANGE,
+    ENOSYS,
+    EOPNOTSUPP,
+    EDQUOT,
+    EKEYREJECTED,
+);
+
+// SAFETY: `AgentSpawnArgs` is a `#[repr(C)]` struct of `u64`, `i32` and `u32` fields without
+// padding (coconut-abi asserts its layout); every bit pattern is a valid value and it has no
+// interior mutability.
+unsafe impl FromBytes for AgentSpawnArgs {}
+// SAFETY: `AgentBudget` is a `#[repr(C)]` struct of four `u64` fields (layout asserted by
+// coconut-abi); every bit pattern is valid and it has no interior mutability.
+unsafe impl FromBytes for AgentBudget {}
+// SAFETY: `AgentAuditFilter` is a `#[repr(C)]` struct of five `u64` fields (layout asserted by
+// coconut-abi); every bit pattern is valid and it has no interior mutability.
+unsafe impl FromBytes for AgentAuditFilter {}
+// SAFETY: `AgentMemRequest` is a `#[repr(C)]` struct of `u64` and `u32` fields without padding
+// (layout asserted by coconut-abi); every bit pattern is valid and it has no interior
+// mutability.
+unsafe impl FromBytes for AgentMemRequest {}
+
 extern "C" {
-    fn coconut_agent_copy_struct(dst: *mut c_void, ksize: usize, usrc: c_ulong, usize: usize) -> c_int;
-    fn coconut_agent_copy_from_user(dst: *mut c_void, usrc: c_ulong, len: usize) -> c_int;
+    fn coconut_agent_copy_struct(
+        dst: *mut c_void,
+        ksize: usize,
+        usrc: c_ulong,
+        usize: usize,
+    ) -> c_int;
 }
 
 /// A `-errno` return value.
@@ -82,12 +135,12 @@ fn from_c(err: c_int) -> Errno {
 
 /// Copies a size-versioned struct of `size` user bytes at `usrc` (copy_struct_from_user
 /// semantics: zero-filled when shorter, `E2BIG` for non-zero unknown trailing bytes).
-fn copy_struct<T: Default + Copy>(usrc: c_ulong, size: usize) -> Result<T, Errno> {
+fn copy_struct<T: FromBytes + Default>(usrc: c_ulong, size: usize) -> Result<T, Errno> {
     let mut value = T::default();
     // SAFETY: `value` is a valid, writable `T` of `size_of::<T>()` bytes for the duration of
-    // the call; every `T` used here is a `#[repr(C)]` struct of integers without padding (the
-    // ABI crate asserts their layouts), so any bytes written make a valid `T`. `usrc` is only
-    // passed on to the C helper, which reads it as a user address with uaccess checks.
+    // the call, and `T: FromBytes`, so whatever bytes the helper writes make a valid `T`.
+    // `usrc` is only passed on to the C helper, which reads it as a user address with uaccess
+    // checks.
     let err = unsafe {
         coconut_agent_copy_struct(
             (&mut value as *mut T).cast::<c_void>(),
@@ -102,16 +155,18 @@ fn copy_struct<T: Default + Copy>(usrc: c_ulong, size: usize) -> Result<T, Errno
     Ok(value)
 }
 
-/// Copies exactly `dst.len()` user bytes at `usrc` into `dst`.
+/// Copies exactly `dst.len()` user bytes at `usrc` into `dst` (`EFAULT` on a fault).
 fn copy_bytes(dst: &mut [u8], usrc: c_ulong) -> Result<(), Errno> {
-    // SAFETY: `dst` is valid for writes of `dst.len()` bytes for the duration of the call;
-    // the C helper reads `usrc` as a user address with uaccess checks.
-    let err = unsafe { coconut_agent_copy_from_user(dst.as_mut_ptr().cast::<c_void>(), usrc, dst.len()) };
-    if err != 0 {
-        return Err(from_c(err));
-    }
-    Ok(())
+    // A user address fits `usize` on the 64-bit kernels this subsystem builds for.
+    let uptr = usize::try_from(usrc).map_err(|_| Errno::EFAULT)?;
+    UserSlice::new(uptr, dst.len())
+        .reader()
+        .read_slice(dst)
+        .map_err(|e| from_c(e.to_errno()))
 }
+
+/// `-ELIBBAD`: the return value of a failed boot self-test.
+const ELIBBAD: c_long = -(bindings::ELIBBAD as c_long);
 
 /// BLAKE3("abc"), from the reference implementation: the known answer of the boot self-test.
 const BLAKE3_ABC: [u8; 32] = [
@@ -135,23 +190,23 @@ const ED25519_TEST1_SIG: [u8; 64] = [
 
 /// Called once at boot (late_initcall) by `agent.c`. Runs the known-answer self-tests of the
 /// shared core, as the kernel's crypto manager does for its algorithms, then returns 0, or
-/// `-ELIBBAD` (80) if a self-test fails; the glue logs that. (Nothing hashes yet; once the audit
+/// `-ELIBBAD` if a self-test fails; the glue logs that. (Nothing hashes yet; once the audit
 /// chain does, a failed self-test will keep the agent syscalls disabled.)
 #[no_mangle]
 pub extern "C" fn coconut_agent_init() -> c_long {
     if coconut_blake3::hash(b"abc") != BLAKE3_ABC {
         pr_err!("BLAKE3 known-answer self-test failed\n");
-        return -80; // -ELIBBAD
+        return ELIBBAD;
     }
     if coconut_ed25519::verify(&ED25519_TEST1_KEY, b"", &ED25519_TEST1_SIG).is_err() {
         pr_err!("Ed25519 known-answer self-test failed (RFC 8032 TEST 1)\n");
-        return -80; // -ELIBBAD
+        return ELIBBAD;
     }
     let mut flipped = ED25519_TEST1_SIG;
     flipped[0] ^= 1;
     if coconut_ed25519::verify(&ED25519_TEST1_KEY, b"", &flipped).is_ok() {
         pr_err!("Ed25519 self-test accepted a corrupted signature\n");
-        return -80; // -ELIBBAD
+        return ELIBBAD;
     }
     pr_info!(
         "Rust core initialised (ABI v{}, syscalls {}-{}, BLAKE3 and Ed25519 self-tests passed; skeleton: valid calls answer EOPNOTSUPP)\n",
@@ -165,7 +220,9 @@ pub extern "C" fn coconut_agent_init() -> c_long {
 /// `agent_spawn(args, size)`.
 #[no_mangle]
 pub extern "C" fn coconut_agent_spawn(uargs: c_ulong, size: usize) -> c_long {
-    let checked = validate_spawn(uargs == 0, size, || copy_struct::<AgentSpawnArgs>(uargs, size));
+    let checked = validate_spawn(uargs == 0, size, || {
+        copy_struct::<AgentSpawnArgs>(uargs, size)
+    });
     ret(checked, |_args| {
         // Next stages (manifest copy and decode, signature, AID allocation, LSM, audit, lane)
         // arrive with the agent subsystem.
@@ -184,46 +241,92 @@ pub extern "C" fn coconut_agent_attest(aid: u64, ubuf: c_ulong, size: usize, fla
 
 /// `agent_quota(aid, kind, budget, size, flags)`.
 #[no_mangle]
-pub extern "C" fn coconut_agent_quota(aid: u64, kind: u32, ubudget: c_ulong, size: usize, flags: u32) -> c_long {
-    let checked = validate_quota(aid, kind, ubudget == 0, size, flags, || copy_struct::<AgentBudget>(ubudget, size));
+pub extern "C" fn coconut_agent_quota(
+    aid: u64,
+    kind: u32,
+    ubudget: c_ulong,
+    size: usize,
+    flags: u32,
+) -> c_long {
+    let checked = validate_quota(aid, kind, ubudget == 0, size, flags, || {
+        copy_struct::<AgentBudget>(ubudget, size)
+    });
     ret(checked, |_| neg(Errno::EOPNOTSUPP))
 }
 
 /// The common path of the three capability calls.
-fn cap_call(call: CapCall, aid: u64, cap: u32, uscope: c_ulong, scope_len: usize, flags: u32) -> c_long {
-    if scope_len == 0 {
-        // Unscoped (the `agent_cap_present` hot path): `validate_cap_call` is exactly
-        // `check_cap_call` here (there is nothing to copy), so skip zeroing a scope buffer.
-        return ret(check_cap_call(call, aid, cap, uscope == 0, 0, flags), |_| neg(Errno::EOPNOTSUPP));
+fn cap_call(
+    call: CapCall,
+    aid: u64,
+    cap: u32,
+    uscope: c_ulong,
+    scope_len: usize,
+    flags: u32,
+) -> c_long {
+    // Unscoped (the `agent_cap_present` hot path): coconut-abi answers without a scope buffer,
+    // exactly as `validate_cap_call` would (its tests prove it), so none is zeroed.
+    if let Some(checked) = validate_unscoped_cap_call(call, aid, cap, uscope == 0, scope_len, flags)
+    {
+        return ret(checked, |_| neg(Errno::EOPNOTSUPP));
     }
     let mut buf = [0u8; AGENT_SCOPE_MAX];
-    let checked = validate_cap_call(call, aid, cap, uscope == 0, scope_len, flags, &mut buf, |scope| {
-        copy_bytes(scope, uscope)
-    });
+    let checked = validate_cap_call(
+        call,
+        aid,
+        cap,
+        uscope == 0,
+        scope_len,
+        flags,
+        &mut buf,
+        |scope| copy_bytes(scope, uscope),
+    );
     ret(checked, |_| neg(Errno::EOPNOTSUPP))
 }
 
 /// `agent_cap_grant(aid, cap, scope, scope_len, flags)`.
 #[no_mangle]
-pub extern "C" fn coconut_agent_cap_grant(aid: u64, cap: u32, uscope: c_ulong, scope_len: usize, flags: u32) -> c_long {
+pub extern "C" fn coconut_agent_cap_grant(
+    aid: u64,
+    cap: u32,
+    uscope: c_ulong,
+    scope_len: usize,
+    flags: u32,
+) -> c_long {
     cap_call(CapCall::Grant, aid, cap, uscope, scope_len, flags)
 }
 
 /// `agent_cap_revoke(aid, cap, scope, scope_len, flags)`.
 #[no_mangle]
-pub extern "C" fn coconut_agent_cap_revoke(aid: u64, cap: u32, uscope: c_ulong, scope_len: usize, flags: u32) -> c_long {
+pub extern "C" fn coconut_agent_cap_revoke(
+    aid: u64,
+    cap: u32,
+    uscope: c_ulong,
+    scope_len: usize,
+    flags: u32,
+) -> c_long {
     cap_call(CapCall::Revoke, aid, cap, uscope, scope_len, flags)
 }
 
 /// `agent_cap_present(aid, cap, scope, scope_len, flags)`.
 #[no_mangle]
-pub extern "C" fn coconut_agent_cap_present(aid: u64, cap: u32, uscope: c_ulong, scope_len: usize, flags: u32) -> c_long {
+pub extern "C" fn coconut_agent_cap_present(
+    aid: u64,
+    cap: u32,
+    uscope: c_ulong,
+    scope_len: usize,
+    flags: u32,
+) -> c_long {
     cap_call(CapCall::Present, aid, cap, uscope, scope_len, flags)
 }
 
 /// `agent_audit_query(filter, fsize, buf, bufsize)`.
 #[no_mangle]
-pub extern "C" fn coconut_agent_audit_query(ufilter: c_ulong, fsize: usize, ubuf: c_ulong, bufsize: usize) -> c_long {
+pub extern "C" fn coconut_agent_audit_query(
+    ufilter: c_ulong,
+    fsize: usize,
+    ubuf: c_ulong,
+    bufsize: usize,
+) -> c_long {
     let checked = validate_audit_query(ufilter == 0, fsize, ubuf == 0, bufsize, || {
         copy_struct::<AgentAuditFilter>(ufilter, fsize)
     });
@@ -232,7 +335,14 @@ pub extern "C" fn coconut_agent_audit_query(ufilter: c_ulong, fsize: usize, ubuf
 
 /// `agent_memory_tier(aid, tier, req, size)`.
 #[no_mangle]
-pub extern "C" fn coconut_agent_memory_tier(aid: u64, tier: u32, ureq: c_ulong, size: usize) -> c_long {
-    let checked = validate_memory_tier(aid, tier, ureq == 0, size, || copy_struct::<AgentMemRequest>(ureq, size));
+pub extern "C" fn coconut_agent_memory_tier(
+    aid: u64,
+    tier: u32,
+    ureq: c_ulong,
+    size: usize,
+) -> c_long {
+    let checked = validate_memory_tier(aid, tier, ureq == 0, size, || {
+        copy_struct::<AgentMemRequest>(ureq, size)
+    });
     ret(checked, |_| neg(Errno::EOPNOTSUPP))
 }
