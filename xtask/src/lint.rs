@@ -142,7 +142,14 @@ fn overlay_rustfmt(tree: &Path) -> Result<()> {
         let path = overlay.join(rel);
         let out = Command::new("rustfmt")
             .current_dir(paths::root())
-            .args(["--check", "--color", "never", "--edition", "2021", "--config-path"])
+            .args([
+                "--check",
+                "--color",
+                "never",
+                "--edition",
+                "2021",
+                "--config-path",
+            ])
             .arg(&config)
             .stdin(Stdio::from(
                 std::fs::File::open(&path)
