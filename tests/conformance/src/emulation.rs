@@ -7,9 +7,9 @@
 //! `from_user_bytes` implements) and `copy_from_user` (a fault is `EFAULT`).
 
 use coconut_abi::{
-    check_attest, check_cap_call, validate_audit_query, validate_cap_call, validate_memory_tier,
-    validate_quota, validate_spawn, AgentAuditFilter, AgentBudget, AgentMemRequest, AgentSpawnArgs,
-    AttestRequest, Errno, AGENT_ABI_VERSION, AGENT_SCOPE_MAX,
+    check_attest, validate_audit_query, validate_cap_call, validate_memory_tier, validate_quota,
+    validate_spawn, validate_unscoped_cap_call, AgentAuditFilter, AgentBudget, AgentMemRequest,
+    AgentSpawnArgs, AttestRequest, Errno, AGENT_ABI_VERSION, AGENT_SCOPE_MAX,
 };
 
 use super::{Call, Invocation, Mem, SKELETON_ANSWER};
@@ -96,16 +96,12 @@ fn emulate(invocation: &Invocation) -> Result<i64, Errno> {
             scope_len,
             flags,
         } => {
-            if *scope_len == 0 {
-                // The kernel's unscoped fast path (nothing to copy, no scope buffer).
-                return skeleton(check_cap_call(
-                    *call,
-                    *aid,
-                    *cap,
-                    scope.is_null(),
-                    0,
-                    *flags,
-                ));
+            // The kernel's fast path first, the very function it calls (no scope buffer for an
+            // unscoped call), then the whole pipeline.
+            if let Some(checked) =
+                validate_unscoped_cap_call(*call, *aid, *cap, scope.is_null(), *scope_len, *flags)
+            {
+                return skeleton(checked);
             }
             let mut buf = [0u8; AGENT_SCOPE_MAX];
             skeleton(validate_cap_call(
