@@ -98,12 +98,9 @@ fn fuzz_manifests() -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// The kernel lints over a built tree, two stages of `p`.
+/// The kernel lints over a built tree, two stages of `p`: the kernel's clippy first (it reads
+/// the code), then the overlay's formatting.
 pub fn kernel_lints(p: &mut Pipeline, built: &kernel::Built) -> Result<()> {
-    p.stage(
-        "lint: rustfmt of kernel/overlay with the tree's .rustfmt.toml",
-        || overlay_rustfmt(&built.src),
-    )?;
     p.stage(
         &format!("lint: kernel CLIPPY=1 (Linux {})", built.version),
         || {
@@ -115,6 +112,10 @@ pub fn kernel_lints(p: &mut Pipeline, built: &kernel::Built) -> Result<()> {
                 &toml.rust_dirs,
             )
         },
+    )?;
+    p.stage(
+        "lint: rustfmt of kernel/overlay with the tree's .rustfmt.toml",
+        || overlay_rustfmt(&built.src),
     )
 }
 
