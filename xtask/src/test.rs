@@ -8,7 +8,7 @@
 //! 4. The kernel (`qemu` config unless `--config` says otherwise), with the post-build checks of
 //!    its Rust objects (forbidden helpers, stack frames, panic inventory; see
 //!    [`crate::kernel::checks`]).
-//! 5. Kernel lints: the overlay's rustfmt with the tree's config, the kernel's `CLIPPY=1`.
+//! 5. Kernel lints: the kernel's `CLIPPY=1`, the overlay's rustfmt with the tree's config.
 //! 6. The initramfs, then the VM tier: the kernel and the initramfs booted in QEMU; the
 //!    in-guest runner's tests are reported one by one by `coconut-vmtest`.
 
