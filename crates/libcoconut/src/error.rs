@@ -5,7 +5,9 @@
 //! kernel is not Coconut OS".
 //!
 //! Constraints: every errno in `coconut_abi::ERRNO_TABLE` maps to its own variant (a test
-//! checks it); unexpected errnos are kept, not hidden, in [`Error::Other`].
+//! checks it), and each variant's message is that table's meaning and name: the meanings are
+//! written once, in coconut-abi. Unexpected errnos are kept, not hidden, in [`Error::Other`];
+//! a success value a call cannot return is [`Error::BadReturn`].
 
 use coconut_abi::{Errno, Syscall};
 
@@ -17,101 +19,109 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// ENOSYS: the running kernel has no agent syscalls (not Coconut OS, or built without
     /// `CONFIG_COCONUT_AGENT`).
-    #[error("this kernel is not Coconut OS (syscall {nr} returned ENOSYS)")]
+    #[error("{} (syscall {nr} returned ENOSYS)", Errno::ENOSYS.description())]
     NotCoconut {
         /// The syscall number that returned ENOSYS.
         nr: u32,
     },
-    /// EOPNOTSUPP: a valid call that the running Coconut kernel cannot serve yet (the
-    /// skeleton phase runs the argument checks only).
-    #[error("{call}: valid call, but this Coconut kernel cannot serve it yet (EOPNOTSUPP)")]
+    /// `EOPNOTSUPP`, with its meaning from [`Errno::EOPNOTSUPP`] (coconut-abi's errno table).
+    #[error("{call}: {} ({})", Errno::EOPNOTSUPP.description(), Errno::EOPNOTSUPP.name())]
     NotSupportedYet {
         /// The call.
         call: Syscall,
     },
-    /// EPERM: missing capability, not an ancestor, untrusted signer, or caps not a subset.
-    #[error("{call}: permission denied: missing capability, not an ancestor, untrusted signer or caps not a subset (EPERM)")]
+    /// `EPERM`, with its meaning from [`Errno::EPERM`] (coconut-abi's errno table).
+    #[error("{call}: {} ({})", Errno::EPERM.description(), Errno::EPERM.name())]
     PermissionDenied {
         /// The call.
         call: Syscall,
     },
-    /// ENOENT: the agent does not hold a covering capability (`agent_cap_present`).
-    #[error("{call}: capability not held (ENOENT)")]
+    /// `ENOENT`, with its meaning from [`Errno::ENOENT`] (coconut-abi's errno table).
+    #[error("{call}: {} ({})", Errno::ENOENT.description(), Errno::ENOENT.name())]
     CapabilityNotHeld {
         /// The call.
         call: Syscall,
     },
-    /// ESRCH: no such agent visible to the caller, or the pidfd's task is gone.
-    #[error("{call}: no such agent visible to the caller, or the pidfd's task is gone (ESRCH)")]
+    /// `ESRCH`, with its meaning from [`Errno::ESRCH`] (coconut-abi's errno table).
+    #[error("{call}: {} ({})", Errno::ESRCH.description(), Errno::ESRCH.name())]
     NoSuchAgent {
         /// The call.
         call: Syscall,
     },
-    /// E2BIG: an argument is over its limit, or a struct has non-zero unknown trailing bytes.
-    #[error("{call}: argument too large or unknown non-zero struct bytes (E2BIG)")]
+    /// `E2BIG`, with its meaning from [`Errno::E2BIG`] (coconut-abi's errno table).
+    #[error("{call}: {} ({})", Errno::E2BIG.description(), Errno::E2BIG.name())]
     TooBig {
         /// The call.
         call: Syscall,
     },
-    /// EBADF: the pidfd is not an open pidfd.
-    #[error("{call}: pidfd is not an open pidfd (EBADF)")]
+    /// `EBADF`, with its meaning from [`Errno::EBADF`] (coconut-abi's errno table).
+    #[error("{call}: {} ({})", Errno::EBADF.description(), Errno::EBADF.name())]
     BadPidfd {
         /// The call.
         call: Syscall,
     },
-    /// ENOMEM: the kernel is out of memory, or the mapping request is too large.
-    #[error("{call}: out of memory or mapping too large (ENOMEM)")]
+    /// `ENOMEM`, with its meaning from [`Errno::ENOMEM`] (coconut-abi's errno table).
+    #[error("{call}: {} ({})", Errno::ENOMEM.description(), Errno::ENOMEM.name())]
     OutOfMemory {
         /// The call.
         call: Syscall,
     },
-    /// EACCES: access to an agentfs file that is never readable.
-    #[error("{call}: access denied (EACCES)")]
+    /// `EACCES`, with its meaning from [`Errno::EACCES`] (coconut-abi's errno table).
+    #[error("{call}: {} ({})", Errno::EACCES.description(), Errno::EACCES.name())]
     AccessDenied {
         /// The call.
         call: Syscall,
     },
-    /// EFAULT: a pointer passed to the kernel was bad (a libcoconut bug if it happens).
-    #[error("{call}: bad user pointer (EFAULT)")]
+    /// `EFAULT`, with its meaning from [`Errno::EFAULT`] (coconut-abi's errno table).
+    #[error("{call}: {} ({})", Errno::EFAULT.description(), Errno::EFAULT.name())]
     BadAddress {
         /// The call.
         call: Syscall,
     },
-    /// EBUSY: agent table full, tree too deep, or the agent's state forbids the operation.
-    #[error("{call}: agent table full, tree too deep, or the agent's state forbids this (EBUSY)")]
+    /// `EBUSY`, with its meaning from [`Errno::EBUSY`] (coconut-abi's errno table).
+    #[error("{call}: {} ({})", Errno::EBUSY.description(), Errno::EBUSY.name())]
     Busy {
         /// The call.
         call: Syscall,
     },
-    /// ENODEV: the memory tier is not present on this machine.
-    #[error("{call}: memory tier not present on this machine (ENODEV)")]
+    /// `ENODEV`, with its meaning from [`Errno::ENODEV`] (coconut-abi's errno table).
+    #[error("{call}: {} ({})", Errno::ENODEV.description(), Errno::ENODEV.name())]
     TierNotPresent {
         /// The call.
         call: Syscall,
     },
-    /// EINVAL: bad flag, kind, tier, capability, AID, struct size, field or manifest.
-    #[error("{call}: invalid argument: flag, kind, tier, capability, AID, size, field or manifest (EINVAL)")]
+    /// `EINVAL`, with its meaning from [`Errno::EINVAL`] (coconut-abi's errno table).
+    #[error("{call}: {} ({})", Errno::EINVAL.description(), Errno::EINVAL.name())]
     InvalidArgument {
         /// The call.
         call: Syscall,
     },
-    /// ERANGE: the output buffer is too small.
-    #[error("{call}: output buffer too small (ERANGE)")]
+    /// `ERANGE`, with its meaning from [`Errno::ERANGE`] (coconut-abi's errno table).
+    #[error("{call}: {} ({})", Errno::ERANGE.description(), Errno::ERANGE.name())]
     BufferTooSmall {
         /// The call.
         call: Syscall,
     },
-    /// EDQUOT: a budget is exhausted.
-    #[error("{call}: budget exhausted (EDQUOT)")]
+    /// `EDQUOT`, with its meaning from [`Errno::EDQUOT`] (coconut-abi's errno table).
+    #[error("{call}: {} ({})", Errno::EDQUOT.description(), Errno::EDQUOT.name())]
     BudgetExhausted {
         /// The call.
         call: Syscall,
     },
-    /// EKEYREJECTED: the manifest signature does not verify.
-    #[error("{call}: manifest signature rejected (EKEYREJECTED)")]
+    /// `EKEYREJECTED`, with its meaning from [`Errno::EKEYREJECTED`] (coconut-abi's errno table).
+    #[error("{call}: {} ({})", Errno::EKEYREJECTED.description(), Errno::EKEYREJECTED.name())]
     SignatureRejected {
         /// The call.
         call: Syscall,
+    },
+    /// The call succeeded with a value that is not a valid result of it (an AID above
+    /// `AID_MAX`, a NULL mapping): a kernel bug or a kernel this library does not know.
+    #[error("{call}: the kernel returned {value}, which is not a valid result of this call")]
+    BadReturn {
+        /// The call.
+        call: Syscall,
+        /// The value returned.
+        value: i64,
     },
     /// An errno the agent ABI does not document; reported as is.
     #[error("{call}: unexpected errno {errno} (not part of the agent ABI)")]
@@ -176,9 +186,44 @@ impl Error {
             Error::BudgetExhausted { .. } => Errno::EDQUOT,
             Error::SignatureRejected { .. } => Errno::EKEYREJECTED,
             Error::Other { errno, .. } => return Some(*errno),
-            Error::Manifest(_) | Error::Capability(_) | Error::Audit(_) => return None,
+            Error::BadReturn { .. }
+            | Error::Manifest(_)
+            | Error::Capability(_)
+            | Error::Audit(_) => return None,
         };
         Some(e.get())
+    }
+
+    /// The ABI errno behind a syscall error (`None` for format errors, [`Error::BadReturn`],
+    /// and errnos outside the ABI, which [`Error::errno`] still reports).
+    pub fn abi_errno(&self) -> Option<Errno> {
+        self.errno().and_then(Errno::from_raw)
+    }
+
+    /// The call that failed (`None` for format errors). [`Error::NotCoconut`] keeps only the
+    /// number, from which the call is recovered.
+    pub fn call(&self) -> Option<Syscall> {
+        match self {
+            Error::NotCoconut { nr } => Syscall::from_nr(*nr),
+            Error::NotSupportedYet { call }
+            | Error::PermissionDenied { call }
+            | Error::CapabilityNotHeld { call }
+            | Error::NoSuchAgent { call }
+            | Error::TooBig { call }
+            | Error::BadPidfd { call }
+            | Error::OutOfMemory { call }
+            | Error::AccessDenied { call }
+            | Error::BadAddress { call }
+            | Error::Busy { call }
+            | Error::TierNotPresent { call }
+            | Error::InvalidArgument { call }
+            | Error::BufferTooSmall { call }
+            | Error::BudgetExhausted { call }
+            | Error::SignatureRejected { call }
+            | Error::BadReturn { call, .. }
+            | Error::Other { call, .. } => Some(*call),
+            Error::Manifest(_) | Error::Capability(_) | Error::Audit(_) => None,
+        }
     }
 
     /// Whether the kernel lacks the agent syscalls altogether.

@@ -187,7 +187,7 @@ const MAX_DEPTH: usize = 8;
 /// (RFC 8949 §4.2.1). ciborium already writes definite lengths and shortest integers.
 ///
 /// Each key is canonicalized and encoded once, so the cost is the size of `value` times the
-/// nesting depth of map keys inside map keys (at most [`MAX_DEPTH`] for decoded input, which is
+/// nesting depth of map keys inside map keys (at most `MAX_DEPTH` (8) for decoded input, which is
 /// checked first). Repeated keys are kept, next to each other; decoding rejects them.
 pub fn canonicalize(value: &Value) -> Value {
     match value {

@@ -26,6 +26,9 @@ use super::audit::{parse_rows, AuditRow};
 use super::{Capability, Error, Result};
 
 /// Calls agent syscall `call` with up to five arguments and returns its non-negative result.
+/// A failure is the typed [`Error`] of the errno, which gives the raw value back
+/// ([`Error::errno`], also for errnos outside the ABI) and the ABI's [`Errno`](coconut_abi::Errno)
+/// ([`Error::abi_errno`]), so a conformance test can compare either.
 ///
 /// # Safety
 ///
@@ -109,10 +112,13 @@ pub fn spawn(
             [ptr(&args), AGENT_SPAWN_ARGS_SIZE_VER0 as u64, 0, 0, 0],
         )?
     };
-    Aid::new(aid as u64).map_err(|_| Error::Other {
-        call: Syscall::AgentSpawn,
-        errno: 0,
-    })
+    u64::try_from(aid)
+        .ok()
+        .and_then(|v| Aid::new(v).ok())
+        .ok_or(Error::BadReturn {
+            call: Syscall::AgentSpawn,
+            value: aid,
+        })
 }
 
 /// `agent_attest`: the attestation chain of `aid` as canonical CBOR (asks for the length, then
@@ -341,9 +347,9 @@ pub fn memory_tier(
             ],
         )?
     };
-    let addr = NonNull::new(addr as usize as *mut u8).ok_or(Error::Other {
+    let addr = NonNull::new(addr as usize as *mut u8).ok_or(Error::BadReturn {
         call: Syscall::AgentMemoryTier,
-        errno: 0,
+        value: addr,
     })?;
     Ok(TierMapping {
         addr,

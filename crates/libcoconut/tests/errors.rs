@@ -1,7 +1,8 @@
-//! The errno mapping is complete: every errno of the ABI has its own variant, and the
-//! variant gives the errno back.
+//! The errno mapping is complete: every errno of the ABI has its own variant, the variant
+//! gives the errno and the call back, and its message is coconut-abi's meaning of the errno
+//! (the one errno message table).
 
-use libcoconut::abi::ERRNO_TABLE;
+use libcoconut::abi::{Errno, ERRNO_TABLE};
 use libcoconut::{Error, Syscall};
 
 #[test]
@@ -14,12 +15,35 @@ fn every_abi_errno_has_its_own_variant() {
             "{name} maps to a named variant"
         );
         assert_eq!(e.errno(), Some(errno.get()), "{name} round-trips");
+        assert_eq!(
+            e.abi_errno(),
+            Some(*errno),
+            "{name} round-trips as an Errno"
+        );
+        assert_eq!(
+            e.call(),
+            Some(Syscall::AgentCapPresent),
+            "{name} keeps the call"
+        );
         let variant = format!("{e:?}");
         let variant = variant.split([' ', '{']).next().unwrap().to_string();
         assert!(!seen.contains(&variant), "{name} has a variant of its own");
         seen.push(variant);
     }
     assert_eq!(seen.len(), ERRNO_TABLE.len());
+}
+
+#[test]
+fn messages_are_the_abi_table_s_meanings() {
+    for (errno, name, meaning) in ERRNO_TABLE.iter() {
+        let e = Error::from_errno(Syscall::AgentQuota, errno.get());
+        let want = if *errno == Errno::ENOSYS {
+            format!("{meaning} (syscall 474 returned ENOSYS)")
+        } else {
+            format!("agent_quota (474): {meaning} ({name})")
+        };
+        assert_eq!(e.to_string(), want);
+    }
 }
 
 #[test]
@@ -33,10 +57,8 @@ fn messages_name_the_call_and_the_errno() {
     let e = Error::from_errno(Syscall::AgentSpawn, 95);
     assert_eq!(
         e.to_string(),
-        "agent_spawn (472): valid call, but this Coconut kernel cannot serve it yet (EOPNOTSUPP)"
+        "agent_spawn (472): valid call that this kernel cannot serve yet (EOPNOTSUPP)"
     );
-    let e = Error::from_errno(Syscall::AgentQuota, 122);
-    assert!(e.to_string().contains("EDQUOT"));
     let e = Error::from_errno(Syscall::AgentQuota, 5);
     assert_eq!(
         e,
@@ -46,4 +68,20 @@ fn messages_name_the_call_and_the_errno() {
         }
     );
     assert_eq!(e.errno(), Some(5));
+    assert_eq!(e.abi_errno(), None);
+}
+
+#[test]
+fn an_impossible_success_value_is_a_bad_return_not_an_errno() {
+    let e = Error::BadReturn {
+        call: Syscall::AgentSpawn,
+        value: -1i64 << 63,
+    };
+    assert_eq!(e.errno(), None);
+    assert_eq!(e.call(), Some(Syscall::AgentSpawn));
+    assert_eq!(
+        e.to_string(),
+        "agent_spawn (472): the kernel returned -9223372036854775808, which is not a valid \
+         result of this call"
+    );
 }
