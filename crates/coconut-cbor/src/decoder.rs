@@ -107,10 +107,10 @@ impl<'a> Decoder<'a> {
                 i64::try_from(h.arg).map_err(|_| Error::OutOfRange { offset: self.pos })?
             }
             Type::Negative => {
-                // The head reader guarantees `arg <= i64::MAX`, so `-1 - arg` is at least
-                // `i64::MIN` and cannot overflow.
+                // The head reader guarantees `arg <= i64::MAX`. The value is `-1 - arg`, which
+                // is `!arg` in two's complement: at least `i64::MIN`, no overflow possible.
                 let n = i64::try_from(h.arg).map_err(|_| Error::OutOfRange { offset: self.pos })?;
-                -1 - n
+                !n
             }
             found => return Err(self.mismatch(Type::Unsigned, found)),
         };
@@ -147,9 +147,8 @@ impl<'a> Decoder<'a> {
     /// [`Error::TypeMismatch`], [`Error::TooLong`], [`Error::Truncated`] or a head error.
     pub fn bytes(&mut self) -> Result<&'a [u8], Error> {
         let h = self.expect(Type::Bytes)?;
-        let payload = head::payload(self.input, self.pos, &h, self.limits.max_str)?;
-        // The payload lies inside the input, so this sum is at most its length.
-        self.pos = h.end + payload.len();
+        let (payload, end) = head::payload(self.input, self.pos, &h, self.limits.max_str)?;
+        self.pos = end;
         Ok(payload)
     }
 
@@ -160,10 +159,9 @@ impl<'a> Decoder<'a> {
     /// As [`bytes`](Self::bytes), and [`Error::InvalidUtf8`].
     pub fn text(&mut self) -> Result<&'a str, Error> {
         let h = self.expect(Type::Text)?;
-        let payload = head::payload(self.input, self.pos, &h, self.limits.max_str)?;
+        let (payload, end) = head::payload(self.input, self.pos, &h, self.limits.max_str)?;
         let text = head::utf8(payload, h.end)?;
-        // The payload lies inside the input, so this sum is at most its length.
-        self.pos = h.end + payload.len();
+        self.pos = end;
         Ok(text)
     }
 
@@ -278,12 +276,12 @@ impl<'a> MapReader<'_, 'a> {
     /// [`Decoder::skip`].
     pub fn next_key(&mut self) -> Result<Option<&'a str>, Error> {
         self.skip_unread_value()?;
-        if self.remaining == 0 {
+        let Some(rest) = self.remaining.checked_sub(1) else {
             return Ok(None);
-        }
+        };
         let start = self.dec.pos;
         let key = self.dec.text()?;
-        self.check_order(start)?;
+        self.check_order(start, rest)?;
         Ok(Some(key))
     }
 
@@ -295,12 +293,12 @@ impl<'a> MapReader<'_, 'a> {
     /// [`Error::KeysOutOfOrder`] or any error of [`Decoder::raw_item`].
     pub fn next_raw_key(&mut self) -> Result<Option<&'a [u8]>, Error> {
         self.skip_unread_value()?;
-        if self.remaining == 0 {
+        let Some(rest) = self.remaining.checked_sub(1) else {
             return Ok(None);
-        }
+        };
         let start = self.dec.pos;
         let key = self.dec.raw_item()?;
-        self.check_order(start)?;
+        self.check_order(start, rest)?;
         Ok(Some(key))
     }
 
@@ -317,8 +315,8 @@ impl<'a> MapReader<'_, 'a> {
     }
 
     /// Checks the key just read (from `start` to the decoder's position) against the previous
-    /// one and records it.
-    fn check_order(&mut self, start: usize) -> Result<(), Error> {
+    /// one and records it, leaving `remaining` pairs after this one.
+    fn check_order(&mut self, start: usize, remaining: u64) -> Result<(), Error> {
         let key = self
             .dec
             .input
@@ -329,8 +327,7 @@ impl<'a> MapReader<'_, 'a> {
             return Err(Error::KeysOutOfOrder { offset: start });
         }
         self.prev = Some(key);
-        // `next_*_key` only reads a key while `remaining > 0`.
-        self.remaining -= 1;
+        self.remaining = remaining;
         self.value_start = self.dec.pos;
         Ok(())
     }

@@ -51,10 +51,12 @@ impl<'a> Encoder<'a> {
         let mid = self.len.checked_add(head_len).ok_or(full)?;
         let end = mid.checked_add(payload.len()).ok_or(full)?;
         let dst = self.buf.get_mut(self.len..end).ok_or(full)?;
-        let (dst_head, dst_payload) = dst.split_at_mut(head_len);
-        // Both halves have exactly the lengths of their sources by construction.
-        dst_head.copy_from_slice(head);
-        dst_payload.copy_from_slice(payload);
+        // Both halves have exactly the lengths of their sources by construction; `copy`
+        // checks it anyway rather than trusting the arithmetic.
+        let (dst_head, dst_payload) = dst.split_at_mut_checked(head_len).ok_or(full)?;
+        if !(copy(dst_head, head) && copy(dst_payload, payload)) {
+            return Err(full);
+        }
         self.len = end;
         Ok(())
     }
@@ -148,8 +150,21 @@ impl<'a> Encoder<'a> {
         let end = self.len.checked_add(item.len()).ok_or(full)?;
         let dst = self.buf.get_mut(self.len..end).ok_or(full)?;
         // `dst` has exactly `item.len()` bytes by construction.
-        dst.copy_from_slice(item);
+        if !copy(dst, item) {
+            return Err(full);
+        }
         self.len = end;
         Ok(())
     }
+}
+
+/// Copies `src` into `dst` if they have the same length (then `copy_from_slice` has nothing to
+/// panic about, and the compiler drops its length check); returns whether it did.
+fn copy(dst: &mut [u8], src: &[u8]) -> bool {
+    let same = dst.len() == src.len();
+    debug_assert!(same, "CBOR encoder: {} bytes for {}", dst.len(), src.len());
+    if same {
+        dst.copy_from_slice(src);
+    }
+    same
 }

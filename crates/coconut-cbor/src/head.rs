@@ -21,10 +21,10 @@ pub(super) struct Head {
 
 /// Reads the head of the item starting at `pos`.
 pub(super) fn read(input: &[u8], pos: usize) -> Result<Head, Error> {
-    let initial = *input.get(pos).ok_or(Error::Truncated { offset: pos })?;
-    // `pos` indexes an existing byte, so `pos < input.len() <= isize::MAX` and this cannot
-    // overflow.
-    let next = pos + 1;
+    let truncated = Error::Truncated { offset: pos };
+    let initial = *input.get(pos).ok_or(truncated)?;
+    // `pos` indexes an existing byte, so `pos < input.len() <= isize::MAX` and this cannot fail.
+    let next = pos.checked_add(1).ok_or(truncated)?;
     let major = initial >> 5;
     let info = initial & 0x1f;
     let ty = match major {
@@ -45,30 +45,33 @@ pub(super) fn read(input: &[u8], pos: usize) -> Result<Head, Error> {
     let (arg, end) = match info {
         0..=23 => (u64::from(info), next),
         24 => {
-            let v = u64::from(u8::from_be_bytes(fixed(input, next, pos)?));
+            let (bytes, end) = fixed(input, next, pos)?;
+            let v = u64::from(u8::from_be_bytes(bytes));
             canonical(v, 24, pos)?;
-            (v, next + 1)
+            (v, end)
         }
         25 => {
-            let v = u64::from(u16::from_be_bytes(fixed(input, next, pos)?));
+            let (bytes, end) = fixed(input, next, pos)?;
+            let v = u64::from(u16::from_be_bytes(bytes));
             canonical(v, 0x100, pos)?;
-            (v, next + 2)
+            (v, end)
         }
         26 => {
-            let v = u64::from(u32::from_be_bytes(fixed(input, next, pos)?));
+            let (bytes, end) = fixed(input, next, pos)?;
+            let v = u64::from(u32::from_be_bytes(bytes));
             canonical(v, 0x1_0000, pos)?;
-            (v, next + 4)
+            (v, end)
         }
         27 => {
-            let v = u64::from_be_bytes(fixed(input, next, pos)?);
+            let (bytes, end) = fixed(input, next, pos)?;
+            let v = u64::from_be_bytes(bytes);
             canonical(v, 0x1_0000_0000, pos)?;
-            (v, next + 8)
+            (v, end)
         }
         28..=30 => return Err(Error::Reserved { offset: pos }),
         _ if major >= 2 => return Err(Error::IndefiniteLength { offset: pos }),
         _ => return Err(Error::Reserved { offset: pos }),
     };
-    // The additions above cannot overflow: `fixed` succeeded, so `next + N <= input.len()`.
     if ty == Type::Negative && arg > i64::MAX as u64 {
         return Err(Error::OutOfRange { offset: pos });
     }
@@ -104,39 +107,50 @@ fn canonical(value: u64, min: u64, pos: usize) -> Result<(), Error> {
     }
 }
 
-/// Reads the `N` argument bytes at `start`, or reports the head at `pos` as truncated.
-fn fixed<const N: usize>(input: &[u8], start: usize, pos: usize) -> Result<[u8; N], Error> {
-    start
+/// Reads the `N` argument bytes at `start` and returns them with the offset after them, or
+/// reports the head at `pos` as truncated.
+fn fixed<const N: usize>(
+    input: &[u8],
+    start: usize,
+    pos: usize,
+) -> Result<([u8; N], usize), Error> {
+    let end = start
         .checked_add(N)
-        .and_then(|end| input.get(start..end))
+        .ok_or(Error::Truncated { offset: pos })?;
+    input
+        .get(start..end)
         .and_then(|bytes| <[u8; N]>::try_from(bytes).ok())
+        .map(|bytes| (bytes, end))
         .ok_or(Error::Truncated { offset: pos })
 }
 
 /// Returns the payload of a string item whose head `head` starts at `pos`, checking it against
-/// `max_str` and the end of the input.
+/// `max_str` and the end of the input, and the offset just after the payload.
 pub(super) fn payload<'a>(
     input: &'a [u8],
     pos: usize,
     head: &Head,
     max_str: usize,
-) -> Result<&'a [u8], Error> {
+) -> Result<(&'a [u8], usize), Error> {
     if head.arg > max_str as u64 {
         return Err(Error::TooLong { offset: pos });
     }
-    usize::try_from(head.arg)
+    let end = usize::try_from(head.arg)
         .ok()
         .and_then(|len| head.end.checked_add(len))
-        .and_then(|end| input.get(head.end..end))
-        .ok_or(Error::Truncated { offset: pos })
+        .ok_or(Error::Truncated { offset: pos })?;
+    let payload = input
+        .get(head.end..end)
+        .ok_or(Error::Truncated { offset: pos })?;
+    Ok((payload, end))
 }
 
 /// Checks a text payload that starts at `start` in the input.
 pub(super) fn utf8(payload: &[u8], start: usize) -> Result<&str, Error> {
     core::str::from_utf8(payload).map_err(|e| Error::InvalidUtf8 {
         // `valid_up_to() <= payload.len()` and the payload lies inside the input, so the sum is
-        // at most the input length and cannot overflow.
-        offset: start + e.valid_up_to(),
+        // at most the input length and never saturates.
+        offset: start.saturating_add(e.valid_up_to()),
     })
 }
 

@@ -8,7 +8,8 @@
 //!
 //! Constraints (the crate is compiled both by cargo and, from the same files, into the kernel):
 //! no dependencies, no `alloc`, no `std`, no floats, no 128-bit integers, no `unsafe`, and no
-//! panics on any input. Work is linear in the input length and the stack use is bounded:
+//! panics on any input (no indexing, and no arithmetic that could overflow: offsets are
+//! advanced with checked additions, `clippy::arithmetic_side_effects` is denied). Work is linear in the input length and the stack use is bounded:
 //! nested items are walked iteratively with a fixed array of at most [`DEPTH_CAP`] frames.
 //!
 //! # The accepted subset
@@ -90,7 +91,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
 )]
 #![deny(missing_docs)]
 

@@ -56,12 +56,11 @@ pub(super) fn item(input: &[u8], start: usize, limits: &Limits) -> Result<usize,
         pos = h.end;
         match h.ty {
             Type::Bytes | Type::Text => {
-                let payload = head::payload(input, item_start, &h, limits.max_str)?;
+                let (payload, end) = head::payload(input, item_start, &h, limits.max_str)?;
                 if h.ty == Type::Text {
                     head::utf8(payload, h.end)?;
                 }
-                // The payload was found inside the input, so this sum is at most its length.
-                pos = h.end + payload.len();
+                pos = end;
             }
             Type::Array | Type::Map => {
                 if depth >= max_depth {
@@ -78,16 +77,15 @@ pub(super) fn item(input: &[u8], start: usize, limits: &Limits) -> Result<usize,
                     .filter(|&total| total <= max_items)
                     .ok_or(Error::TooManyItems { offset: item_start })?;
                 if let Some(children @ 1..) = children {
-                    let frame = frames
-                        .get_mut(depth)
-                        .ok_or(Error::TooDeep { offset: item_start })?;
+                    let too_deep = Error::TooDeep { offset: item_start };
+                    let frame = frames.get_mut(depth).ok_or(too_deep)?;
                     *frame = Frame {
                         remaining: children,
                         map,
                         ..EMPTY
                     };
-                    // `depth < max_depth <= DEPTH_CAP`, so this cannot overflow.
-                    depth += 1;
+                    // `depth < max_depth <= DEPTH_CAP`, so this cannot fail.
+                    depth = depth.checked_add(1).ok_or(too_deep)?;
                     continue;
                 }
             }
@@ -96,8 +94,13 @@ pub(super) fn item(input: &[u8], start: usize, limits: &Limits) -> Result<usize,
         // The item ending at `pos` is complete: count it off its container, and close every
         // container it completes in turn.
         loop {
-            let Some(top) = top(&mut frames, depth) else {
+            let Some(inner) = depth.checked_sub(1) else {
                 return Ok(pos);
+            };
+            let Some(top) = frames.get_mut(inner) else {
+                // `depth <= DEPTH_CAP` always; a deeper one would be a bug of this walk.
+                debug_assert!(false, "CBOR walk depth {depth} beyond its frames");
+                return Err(Error::TooDeep { offset: pos });
             };
             // Open frames have `remaining >= 1`, so this cannot wrap.
             top.remaining = top.remaining.wrapping_sub(1);
@@ -115,8 +118,7 @@ pub(super) fn item(input: &[u8], start: usize, limits: &Limits) -> Result<usize,
             if top.remaining != 0 {
                 break;
             }
-            // `top` exists, so `depth >= 1`.
-            depth -= 1;
+            depth = inner;
         }
     }
 }
