@@ -24,6 +24,10 @@ pub enum CapSetError {
     UnknownName,
     /// The output buffer is too small for the rendered set.
     BufferTooSmall,
+    /// An operation found the set's own invariants broken (an entry outside the arena, a
+    /// count past the capacity): a bug in this crate, never a property of the input. The
+    /// operation changed nothing (debug builds stop at an assertion instead).
+    Inconsistent,
 }
 
 impl From<CapError> for CapSetError {
@@ -55,6 +59,9 @@ impl core::fmt::Display for CapSetError {
             CapSetError::BufferTooSmall => {
                 f.write_str("output buffer is too small for the rendered capability set")
             }
+            CapSetError::Inconsistent => f.write_str(
+                "capability set is internally inconsistent (a bug in coconut-caps); nothing changed",
+            ),
         }
     }
 }

@@ -20,6 +20,10 @@ pub(super) const RANKS: usize = COUNT;
 const SLOTS: usize = CapId::LAST as usize + 1;
 
 /// Whether `a` sorts strictly before `b`, bytewise.
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "evaluated only by the compiler, for the `const` items below: an overflow or an out-of-bounds index is a build error"
+)]
 const fn bytes_less(a: &[u8], b: &[u8]) -> bool {
     let mut i = 0;
     while i < a.len() && i < b.len() {
@@ -35,6 +39,10 @@ const fn bytes_less(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Whether `a` is a prefix of `b` (or equal to it).
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "evaluated only by the compiler, for the `const` items below: an overflow or an out-of-bounds index is a build error"
+)]
 const fn is_prefix(a: &[u8], b: &[u8]) -> bool {
     if a.len() > b.len() {
         return false;
@@ -53,7 +61,11 @@ const fn is_prefix(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Every capability sorted by name (insertion sort; 15 elements, compile time only).
-#[allow(clippy::indexing_slicing)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "evaluated only by the compiler, for the `const` items below: an overflow or an out-of-bounds index is a build error"
+)]
 const fn sort_by_name() -> [CapId; COUNT] {
     let mut out = CapId::ALL;
     let mut i = 1;
@@ -71,7 +83,11 @@ const fn sort_by_name() -> [CapId; COUNT] {
 }
 
 /// The rank of each id, and a compile-time proof that no name is a prefix of another.
-#[allow(clippy::indexing_slicing)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "evaluated only by the compiler, for the `const` items below: an overflow or an out-of-bounds index is a build error"
+)]
 const fn ranks(order: &[CapId; COUNT]) -> [u8; SLOTS] {
     let mut rank = [u8::MAX; SLOTS];
     let mut i = 0;

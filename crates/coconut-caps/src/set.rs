@@ -137,6 +137,17 @@ fn canonical_scope(scope: &[u8]) -> Result<&[u8], CapSetError> {
     Ok(scope)
 }
 
+/// The number of `entries` and their total scope bytes (at most 128 entries of at most 4096
+/// bytes each are ever tallied, so the sums never saturate).
+fn tally<'e>(entries: impl Iterator<Item = &'e Entry>) -> (usize, usize) {
+    entries.fold((0usize, 0usize), |(n, bytes), e| {
+        (
+            n.saturating_add(1),
+            bytes.saturating_add(usize::from(e.len)),
+        )
+    })
+}
+
 /// Bytewise order of two scopes (the order of `<[u8]>::cmp`), eight bytes at a time: scopes
 /// in one set often share long prefixes (`/srv/data/…`), and this avoids a `memcmp` call per
 /// probe of the binary search.
@@ -151,8 +162,9 @@ fn cmp_scope(a: &[u8], b: &[u8]) -> Ordering {
             return x.cmp(&y);
         }
     }
-    // Whole chunks were equal; at least one side has fewer than 8 bytes left.
-    let done = a.len().min(b.len()) / 8 * 8;
+    // Whole chunks were equal; at least one side has fewer than 8 bytes left. Rounding down
+    // to a multiple of 8 is clearing the low three bits.
+    let done = a.len().min(b.len()) & !7;
     let (ra, rb) = (a.get(done..).unwrap_or(&[]), b.get(done..).unwrap_or(&[]));
     for (x, y) in ra.iter().zip(rb) {
         if x != y {
@@ -236,9 +248,11 @@ impl CapSet {
     #[inline]
     fn scope(&self, e: &Entry) -> &[u8] {
         let start = usize::from(e.off);
-        // Both are u16, so the sum cannot overflow a usize.
-        let end = start + usize::from(e.len);
-        self.arena.get(start..end).unwrap_or(&[])
+        // Both are u16, so the sum cannot overflow a usize (and the check compiles away).
+        start
+            .checked_add(usize::from(e.len))
+            .and_then(|end| self.arena.get(start..end))
+            .unwrap_or(&[])
     }
 
     /// Iterates over the entries as (capability, scope) in text order; the scope is empty for
@@ -274,7 +288,7 @@ impl CapSet {
                 .get(i)
                 .is_some_and(|e| covers(self.scope(e), scope))
         };
-        (pos > lo && covering(pos - 1)) || (pos < hi && covering(pos))
+        (pos > lo && pos.checked_sub(1).is_some_and(covering)) || (pos < hi && covering(pos))
     }
 
     /// The index range of the entries of rank `r`.
@@ -294,9 +308,10 @@ impl CapSet {
     #[inline]
     fn find_in(&self, lo: usize, hi: usize, scope: &[u8]) -> Result<usize, usize> {
         let slice = self.entries.get(lo..hi).unwrap_or(&[]);
+        // `lo + i <= hi <= 64`: the additions never saturate.
         match slice.binary_search_by(|e| cmp_scope(self.scope(e), scope)) {
-            Ok(i) => Ok(lo + i),
-            Err(i) => Err(lo + i),
+            Ok(i) => Ok(lo.saturating_add(i)),
+            Err(i) => Err(lo.saturating_add(i)),
         }
     }
 
@@ -339,75 +354,85 @@ impl CapSet {
             return Ok(());
         }
         // What the new entry makes redundant, and whether the result fits, before any change.
-        let mut dropped = 0usize;
-        let mut dropped_bytes = 0usize;
-        for e in self.entries() {
-            if e.rank == r && covers(scope, self.scope(e)) {
-                dropped += 1;
-                dropped_bytes += usize::from(e.len);
-            }
-        }
-        // `dropped <= len` and `dropped_bytes <= used`: they count a subset of the entries.
-        if self.len() - dropped + 1 > AGENT_CAPS_MAX {
+        let (dropped, dropped_bytes) = tally(
+            self.entries()
+                .iter()
+                .filter(|e| e.rank == r && covers(scope, self.scope(e))),
+        );
+        // `dropped <= len` and `dropped_bytes <= used`: they count a subset of the entries, so
+        // the subtractions never saturate.
+        if self.len().saturating_sub(dropped) >= AGENT_CAPS_MAX {
             return Err(CapSetError::Full);
         }
-        if usize::from(self.used) - dropped_bytes + scope.len() > AGENT_CAPSET_ARENA {
+        let bytes = usize::from(self.used)
+            .saturating_sub(dropped_bytes)
+            .saturating_add(scope.len());
+        if bytes > AGENT_CAPSET_ARENA {
             return Err(CapSetError::ArenaFull);
         }
         if dropped > 0 {
             self.retain(|er, es| !(er == r && covers(scope, es)));
         }
-        self.insert_sorted(r, scope);
-        Ok(())
+        self.insert_sorted(r, scope)
     }
 
     /// Inserts an entry at its sorted position. The caller has checked that it fits and that
-    /// no entry covers it or is covered by it.
-    fn insert_sorted(&mut self, r: u8, scope: &[u8]) {
+    /// no entry covers it or is covered by it. If it does not fit after all (a bug of this
+    /// module), the set is left unchanged and [`CapSetError::Inconsistent`] returned.
+    fn insert_sorted(&mut self, r: u8, scope: &[u8]) -> Result<(), CapSetError> {
         let n = self.len();
         let used = usize::from(self.used);
-        let slen = scope.len();
-        if n >= AGENT_CAPS_MAX || used + slen > AGENT_CAPSET_ARENA {
-            return;
-        }
         let pos = match self.find(r, scope) {
-            Ok(_) => return,
+            Ok(_) => return Ok(()),
             Err(pos) => pos,
         };
         let off = self.entries().get(pos).map_or(used, |e| usize::from(e.off));
-        // Open a gap of `slen` bytes at `off` and of one entry at `pos`. Bounds: `off <= used`
-        // and `used + slen <= AGENT_CAPSET_ARENA`; `pos <= n < AGENT_CAPS_MAX`.
-        if off <= used {
-            self.arena.copy_within(off..used, off + slen);
-        }
-        if let Some(dst) = self.arena.get_mut(off..off + slen) {
-            dst.copy_from_slice(scope);
-        }
-        if pos <= n {
-            self.entries.copy_within(pos..n, pos + 1);
-        }
-        // `slen <= AGENT_SCOPE_MAX` and offsets stay below AGENT_CAPSET_ARENA, so they fit u16.
-        let delta = slen as u16;
-        if let Some(moved) = self.entries.get_mut(pos + 1..n + 1) {
-            for e in moved {
-                e.off += delta;
-            }
-        }
-        if let Some(slot) = self.entries.get_mut(pos) {
-            *slot = Entry {
-                off: off as u16,
-                len: delta,
+        let slen = scope.len();
+        // Every bound of the moves below, checked before anything changes: the arena and the
+        // entries keep their limits, `off <= used` and `pos <= n`.
+        let plan = (|| {
+            let new_used = used
+                .checked_add(slen)
+                .filter(|&u| u <= AGENT_CAPSET_ARENA)?;
+            let new_len = n.checked_add(1).filter(|&l| l <= AGENT_CAPS_MAX)?;
+            let gap_end = off.checked_add(slen).filter(|_| off <= used && pos <= n)?;
+            let entry = Entry {
+                off: u16::try_from(off).ok()?,
+                len: u16::try_from(slen).ok()?,
                 rank: r,
             };
+            Some((new_used, new_len, gap_end, entry))
+        })();
+        let Some((new_used, new_len, gap_end, entry)) = plan else {
+            debug_assert!(false, "CapSet::insert_sorted: the entry does not fit");
+            return Err(CapSetError::Inconsistent);
+        };
+        // Open a gap of `slen` bytes at `off` and of one entry at `pos`.
+        self.arena.copy_within(off..used, gap_end);
+        if let Some(dst) = self.arena.get_mut(off..gap_end) {
+            dst.copy_from_slice(scope);
         }
-        self.len += 1;
-        self.used += delta;
-        // Ranks below RANKS; counts stay at most 64.
-        if let Some(later) = self.ends.get_mut(usize::from(r)..) {
-            for end in later {
-                *end += 1;
-            }
+        self.entries.copy_within(pos..n, pos.saturating_add(1));
+        // The entries after the new one move `slen` bytes up: offsets stay below
+        // AGENT_CAPSET_ARENA (4096), so the additions never saturate.
+        for e in self
+            .entries
+            .get_mut(pos.saturating_add(1)..new_len)
+            .unwrap_or_default()
+        {
+            e.off = e.off.saturating_add(entry.len);
         }
+        if let Some(slot) = self.entries.get_mut(pos) {
+            *slot = entry;
+        }
+        // `new_len <= 64` and `new_used <= 4096` fit `u8` and `u16`.
+        self.len = new_len as u8;
+        self.used = new_used as u16;
+        // The entry counts per rank stay at most 64.
+        for end in self.ends.get_mut(usize::from(r)..).unwrap_or_default() {
+            *end = end.saturating_add(1);
+        }
+        Ok(())
     }
 
     /// Keeps the entries for which `keep(rank, scope)` is true, compacting entries and arena
@@ -424,8 +449,9 @@ impl CapSet {
             }
             let (off, len) = (usize::from(e.off), usize::from(e.len));
             // Compaction only moves bytes down: `wb <= off` and `off + len <= used`.
-            if wb < off && off + len <= AGENT_CAPSET_ARENA {
-                self.arena.copy_within(off..off + len, wb);
+            let end = off.saturating_add(len);
+            if wb < off && end <= AGENT_CAPSET_ARENA {
+                self.arena.copy_within(off..end, wb);
             }
             if let Some(slot) = self.entries.get_mut(w) {
                 *slot = Entry {
@@ -435,13 +461,12 @@ impl CapSet {
                 };
             }
             // Count the kept entry for its rank and every later rank (at most 64 each).
-            if let Some(later) = ends.get_mut(usize::from(e.rank)..) {
-                for end in later {
-                    *end += 1;
-                }
+            for end in ends.get_mut(usize::from(e.rank)..).unwrap_or_default() {
+                *end = end.saturating_add(1);
             }
-            w += 1;
-            wb += len;
+            // `w < n <= 64` and `wb + len <= used <= 4096`: no saturation.
+            w = w.saturating_add(1);
+            wb = wb.saturating_add(len);
         }
         if let Some(tail) = self.entries.get_mut(w..n) {
             tail.fill(Entry::default());
@@ -453,7 +478,7 @@ impl CapSet {
         self.len = w as u8;
         self.used = wb as u16;
         self.ends = ends;
-        n - w
+        n.saturating_sub(w)
     }
 
     /// Revocation: removes every entry covered by (`cap`, `scope`) and returns how many were
@@ -488,15 +513,12 @@ impl CapSet {
             !b.contains_rank(e.rank, s) || b.find(e.rank, s).is_ok()
         };
         let b_joins = |e: &Entry| !a.contains_rank(e.rank, b.scope(e));
-        let (mut n, mut bytes) = (0usize, 0usize);
-        for e in a.entries().iter().filter(|e| a_keeps(e)) {
-            n += 1;
-            bytes += usize::from(e.len);
-        }
-        for e in b.entries().iter().filter(|e| b_joins(e)) {
-            n += 1;
-            bytes += usize::from(e.len);
-        }
+        let (n, bytes) = tally(
+            a.entries()
+                .iter()
+                .filter(|e| a_keeps(e))
+                .chain(b.entries().iter().filter(|e| b_joins(e))),
+        );
         if n > AGENT_CAPS_MAX {
             return Err(CapSetError::Full);
         }
@@ -506,7 +528,10 @@ impl CapSet {
         out.assign(a);
         out.retain(|r, s| !b.contains_rank(r, s) || b.find(r, s).is_ok());
         for e in b.entries().iter().filter(|e| b_joins(e)) {
-            out.insert_sorted(e.rank, b.scope(e));
+            if let Err(err) = out.insert_sorted(e.rank, b.scope(e)) {
+                out.clear();
+                return Err(err);
+            }
         }
         Ok(())
     }
@@ -545,12 +570,15 @@ impl CapSet {
 
     /// Bytes [`CapSet::render`] writes: the agentfs `caps` file size.
     pub fn rendered_len(&self) -> usize {
-        self.iter()
-            .map(|(cap, scope)| {
-                let sep = usize::from(!scope.is_empty());
-                cap.name().len() + sep + scope.len() + 1
-            })
-            .sum()
+        // At most 64 lines of at most 300 bytes: the sums never saturate.
+        self.iter().fold(0usize, |total, (cap, scope)| {
+            let sep = usize::from(!scope.is_empty());
+            total
+                .saturating_add(cap.name().len())
+                .saturating_add(sep)
+                .saturating_add(scope.len())
+                .saturating_add(1)
+        })
     }
 
     /// Writes the agentfs `caps` file into `out`: one `name[:scope]` per line, each ending in
@@ -606,7 +634,8 @@ impl<'a> Iterator for Iter<'a> {
         let set = self.set;
         loop {
             let e = set.entries().get(self.next)?;
-            self.next += 1;
+            // `next` indexed an entry, so it is below 64.
+            self.next = self.next.saturating_add(1);
             // Every stored rank names a capability; skip defensively if one did not.
             if let Some(cap) = cap_of_rank(e.rank) {
                 return Some((cap, set.scope(e)));
