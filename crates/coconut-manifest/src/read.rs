@@ -197,18 +197,17 @@ impl<'a, T: Element<'a>> Iterator for CheckedItems<'a, T> {
     type Item = T;
 
     fn next(&mut self) -> Option<T> {
-        if self.remaining == 0 {
-            return None;
-        }
+        let remaining = self.remaining.checked_sub(1)?;
         let mut d = Decoder::new(self.rest);
         match T::read(&mut d) {
             Some(item) => {
                 self.rest = d.remaining();
-                // `remaining > 0` was checked above.
-                self.remaining -= 1;
+                self.remaining = remaining;
                 Some(item)
             }
             None => {
+                // Unreachable for a checked array: a bug of the decoder that built it.
+                debug_assert!(false, "an element of a checked array no longer reads");
                 self.remaining = 0;
                 self.rest = &[];
                 None
