@@ -153,25 +153,53 @@ fn tally<'e>(entries: impl Iterator<Item = &'e Entry>) -> (usize, usize) {
 /// probe of the binary search.
 #[inline]
 fn cmp_scope(a: &[u8], b: &[u8]) -> Ordering {
-    let mut ca = a.chunks_exact(8);
-    let mut cb = b.chunks_exact(8);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        let x = u64::from_be_bytes(x.try_into().unwrap_or([0; 8]));
-        let y = u64::from_be_bytes(y.try_into().unwrap_or([0; 8]));
+    let (mut ra, mut rb) = (a, b);
+    while let (Some((x, ta)), Some((y, tb))) =
+        (ra.split_first_chunk::<8>(), rb.split_first_chunk::<8>())
+    {
+        let (x, y) = (u64::from_be_bytes(*x), u64::from_be_bytes(*y));
         if x != y {
             return x.cmp(&y);
         }
+        (ra, rb) = (ta, tb);
     }
-    // Whole chunks were equal; at least one side has fewer than 8 bytes left. Rounding down
-    // to a multiple of 8 is clearing the low three bits.
-    let done = a.len().min(b.len()) & !7;
-    let (ra, rb) = (a.get(done..).unwrap_or(&[]), b.get(done..).unwrap_or(&[]));
+    // Whole chunks were equal; at least one side has fewer than 8 bytes left.
     for (x, y) in ra.iter().zip(rb) {
         if x != y {
             return x.cmp(y);
         }
     }
     ra.len().cmp(&rb.len())
+}
+
+/// `region.copy_within(from..from + count, to)` without a panic path: returns false, changing
+/// nothing, if either range leaves `region`. Element by element (the arena moves are at most
+/// 4 KiB, and only when a set changes), because at the kernel's `opt-level=s` `copy_within`
+/// stays out of line with its bound-check panics.
+fn move_within<T: Copy>(region: &mut [T], from: usize, to: usize, count: usize) -> bool {
+    let fits = |start: usize| {
+        start
+            .checked_add(count)
+            .is_some_and(|end| end <= region.len())
+    };
+    if !(fits(from) && fits(to)) {
+        return false;
+    }
+    let mut step = |i: usize| {
+        // `i < count`, so both sums stay within the ranges checked above.
+        if let Some(&value) = region.get(from.wrapping_add(i)) {
+            if let Some(slot) = region.get_mut(to.wrapping_add(i)) {
+                *slot = value;
+            }
+        }
+    };
+    // Copy in the direction that never overwrites a source element before it is read.
+    if to > from {
+        (0..count).rev().for_each(&mut step);
+    } else {
+        (0..count).for_each(&mut step);
+    }
+    true
 }
 
 impl CapSet {
@@ -219,10 +247,11 @@ impl CapSet {
     /// Makes `self` an exact copy of `other`, in place (no temporary set).
     pub fn assign(&mut self, other: &CapSet) {
         self.clear();
-        let n = other.len();
         let used = usize::from(other.used);
-        if let (Some(dst), Some(src)) = (self.entries.get_mut(..n), other.entries.get(..n)) {
-            dst.copy_from_slice(src);
+        // Element by element: `copy_from_slice::<Entry>` would keep an out-of-line length-check
+        // panic in the kernel's `opt-level=s` object.
+        for (dst, src) in self.entries.iter_mut().zip(other.entries()) {
+            *dst = *src;
         }
         if let (Some(dst), Some(src)) = (self.arena.get_mut(..used), other.arena.get(..used)) {
             dst.copy_from_slice(src);
@@ -407,12 +436,25 @@ impl CapSet {
             debug_assert!(false, "CapSet::insert_sorted: the entry does not fit");
             return Err(CapSetError::Inconsistent);
         };
-        // Open a gap of `slen` bytes at `off` and of one entry at `pos`.
-        self.arena.copy_within(off..used, gap_end);
-        if let Some(dst) = self.arena.get_mut(off..gap_end) {
-            dst.copy_from_slice(scope);
+        // Open a gap of `slen` bytes at `off` and of one entry at `pos` (the ranges were
+        // checked above, so the moves cannot fail).
+        let moved = move_within(&mut self.arena, off, gap_end, used.saturating_sub(off))
+            && move_within(
+                &mut self.entries,
+                pos,
+                pos.saturating_add(1),
+                n.saturating_sub(pos),
+            );
+        debug_assert!(moved, "CapSet::insert_sorted: checked moves failed");
+        for (dst, src) in self
+            .arena
+            .get_mut(off..gap_end)
+            .unwrap_or_default()
+            .iter_mut()
+            .zip(scope)
+        {
+            *dst = *src;
         }
-        self.entries.copy_within(pos..n, pos.saturating_add(1));
         // The entries after the new one move `slen` bytes up: offsets stay below
         // AGENT_CAPSET_ARENA (4096), so the additions never saturate.
         for e in self
@@ -449,9 +491,9 @@ impl CapSet {
             }
             let (off, len) = (usize::from(e.off), usize::from(e.len));
             // Compaction only moves bytes down: `wb <= off` and `off + len <= used`.
-            let end = off.saturating_add(len);
-            if wb < off && end <= AGENT_CAPSET_ARENA {
-                self.arena.copy_within(off..end, wb);
+            if wb < off {
+                let moved = move_within(&mut self.arena, off, wb, len);
+                debug_assert!(moved, "CapSet::retain: an entry lies outside the arena");
             }
             if let Some(slot) = self.entries.get_mut(w) {
                 *slot = Entry {
