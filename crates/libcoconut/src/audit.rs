@@ -154,20 +154,14 @@ pub struct ChainLogLine {
     pub hash: String,
 }
 
-/// Decodes exactly 64 lowercase hex digits.
+/// Decodes exactly 64 lowercase hex digits (the `hex` crate decodes; the one spelling of a hash
+/// is lowercase, which it does not require by itself).
 fn unhex(s: &str, what: &str) -> Result<[u8; 32], AuditError> {
-    let bad = || AuditError::Line(format!("{what} is not 64 lowercase hex digits"));
-    if s.len() != 64
-        || !s
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
-        return Err(bad());
-    }
     let mut out = [0u8; 32];
-    for (o, pair) in out.iter_mut().zip(s.as_bytes().chunks_exact(2)) {
-        let pair = std::str::from_utf8(pair).map_err(|_| bad())?;
-        *o = u8::from_str_radix(pair, 16).map_err(|_| bad())?;
+    if s.bytes().any(|b| b.is_ascii_uppercase()) || hex::decode_to_slice(s, &mut out).is_err() {
+        return Err(AuditError::Line(format!(
+            "{what} is not 64 lowercase hex digits"
+        )));
     }
     Ok(out)
 }
