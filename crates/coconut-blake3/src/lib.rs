@@ -14,9 +14,10 @@
 //! no 128-bit integers, and cannot panic on any input (`clippy::arithmetic_side_effects` is
 //! denied: every operation that could wrap is written as the wrapping or checked operation it
 //! is, with the bound that makes it exact). Stack use is bounded: no function has a frame over
-//! about 550 bytes (x86_64). The one-shot functions and [`chain_step`] hash a message of at most
-//! one chunk in one small frame, and a longer one by a walk down its tree, one frame of about
-//! 120 bytes per level (`tree.rs`). [`Hasher`] itself is about 1.9 KiB (the 54-entry chaining
+//! about 650 bytes (x86_64, the kernel's build; [`chain_step`]'s deepest chain is about 850
+//! bytes). The one-shot functions and [`chain_step`] hash a message of at most one chunk in one
+//! small frame, and a longer one by a walk down its tree, about 180 bytes of stack per level,
+//! log2 of the chunk count levels (`tree.rs`). [`Hasher`] itself is about 1.9 KiB (the 54-entry chaining
 //! value stack that lets it absorb up to 2^64 bytes), so kernel code that streams should keep a
 //! hasher in a long-lived allocation rather than on the stack; no function of this crate keeps
 //! one in its frame.
