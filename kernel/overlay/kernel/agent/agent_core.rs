@@ -58,20 +58,23 @@ use coconut_abi::limits::{AGENT_ABI_VERSION, AGENT_SCOPE_MAX};
 use coconut_abi::{
     check_attest, validate_audit_query, validate_cap_call, validate_memory_tier, validate_quota,
     validate_spawn, validate_unscoped_cap_call, AgentAuditFilter, AgentBudget, AgentMemRequest,
-    AgentSpawnArgs, AttestRequest, CapCall, Errno, NR_AGENT_MEMORY_TIER, NR_AGENT_SPAWN,
+    AgentSpawnArgs, AttestRequest, CapCall, Errno, ERRNO_TABLE, NR_AGENT_MEMORY_TIER,
+    NR_AGENT_SPAWN,
 };
 
 /// The prefix of this object's kernel log lines (`pr_info!` reads `crate::__LOG_PREFIX`).
 const __LOG_PREFIX: &[u8] = b"coconut_agent\0";
 
-/// Asserts at compile time that each errno of the ABI crate is the kernel's value.
+/// Asserts at compile time that each errno of the ABI crate is the kernel's value, and that
+/// the list names as many errnos as `ERRNO_TABLE` holds.
 macro_rules! errnos_are_the_kernel_s {
     ($($name:ident),* $(,)?) => {
         $(const _: () = assert!(Errno::$name.get() == bindings::$name as i32);)*
+        const _: () = assert!([$(Errno::$name),*].len() == ERRNO_TABLE.len());
     };
 }
 
-// Every errno in `coconut_abi::ERRNO_TABLE`.
+// Every errno in `coconut_abi::ERRNO_TABLE` (coconut-abi's tests check the names against it).
 errnos_are_the_kernel_s!(
     EPERM,
     ENOENT,
