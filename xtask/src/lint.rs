@@ -21,8 +21,11 @@ use crate::stage::{self, Pipeline};
 #[derive(clap::Args)]
 pub struct Args {
     /// Only the workspace lints (clippy, rustfmt, fuzz crates); no kernel build.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "kernel_only")]
     pub workspace_only: bool,
+    /// Only the kernel lints (the kernel's CLIPPY=1, the overlay's rustfmt), after a kernel build.
+    #[arg(long)]
+    pub kernel_only: bool,
     /// Kernel configuration whose build the kernel lints use.
     #[arg(long, default_value = "qemu")]
     pub config: String,
@@ -30,8 +33,15 @@ pub struct Args {
 
 /// `cargo xtask lint`.
 pub fn run(args: &Args) -> Result<()> {
-    let mut p = Pipeline::new("lint", if args.workspace_only { 3 } else { 6 });
-    workspace(&mut p)?;
+    let stages = match (args.workspace_only, args.kernel_only) {
+        (true, _) => 3,
+        (_, true) => 3,
+        _ => 6,
+    };
+    let mut p = Pipeline::new("lint", stages);
+    if !args.kernel_only {
+        workspace(&mut p)?;
+    }
     if !args.workspace_only {
         let built = p.stage(&format!("kernel ({} config)", args.config), || {
             kernel::build(&kernel::BuildArgs::of_config(&args.config))

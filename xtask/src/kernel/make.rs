@@ -108,43 +108,32 @@ pub fn make_bzimage(
 }
 
 /// Rebuilds the Rust objects of `dirs` (tree paths) with the kernel's `CLIPPY=1` and fails on
-/// any warning. The objects are removed first so clippy sees every file, every time; the next
-/// `make bzImage` rebuilds them with rustc (the command line changed), the bzImage is untouched.
+/// any warning. The objects are removed first and named as make targets (`kernel/agent/x.o`), so
+/// clippy sees every file every time; the next `make bzImage` rebuilds them with rustc (the
+/// command line changed), the bzImage is untouched.
 pub fn clippy(
     src: &Path,
     build: &Path,
     tc: &setup::KernelToolchain,
     dirs: &[String],
 ) -> Result<()> {
-    let mut objects = 0;
+    let mut targets = Vec::new();
     for dir in dirs {
         for rs in super::checks::rust_sources(src, dir)? {
-            let obj = build.join(dir).join(rs.with_extension("o"));
-            if obj.exists() {
-                fs::remove_file(&obj)?;
-                objects += 1;
-            }
+            let rel = Path::new(dir).join(rs.with_extension("o"));
+            let _ = fs::remove_file(build.join(&rel));
+            targets.push(rel.display().to_string());
         }
     }
-    if objects == 0 {
-        bail!(
-            "no Rust object of {} in {}: build the kernel first (cargo xtask kernel)",
-            dirs.join(", "),
-            build.display()
-        );
+    if targets.is_empty() {
+        bail!("no Rust source in {}", dirs.join(", "));
     }
     let log_path = build.join("clippy.log");
     let mut cmd = make_cmd(src, build, tc);
-    cmd.arg("CLIPPY=1");
-    for dir in dirs {
-        cmd.arg(format!("{dir}/"));
-    }
+    cmd.arg("CLIPPY=1").args(&targets);
     eprintln!(
         "    make CLIPPY=1 {} (log: {})",
-        dirs.iter()
-            .map(|d| format!("{d}/"))
-            .collect::<Vec<_>>()
-            .join(" "),
+        targets.join(" "),
         log_path.display()
     );
     let lines = run_make(cmd, &log_path, "kernel clippy build")?;
@@ -160,6 +149,7 @@ pub fn clippy(
             log_path.display()
         );
     }
+    eprintln!("    {} objects clippy-clean", targets.len());
     Ok(())
 }
 
