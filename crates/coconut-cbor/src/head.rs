@@ -21,10 +21,9 @@ pub(super) struct Head {
 
 /// Reads the head of the item starting at `pos`.
 pub(super) fn read(input: &[u8], pos: usize) -> Result<Head, Error> {
-    let truncated = Error::Truncated { offset: pos };
-    let initial = *input.get(pos).ok_or(truncated)?;
-    // `pos` indexes an existing byte, so `pos < input.len() <= isize::MAX` and this cannot fail.
-    let next = pos.checked_add(1).ok_or(truncated)?;
+    let initial = *input.get(pos).ok_or(Error::Truncated { offset: pos })?;
+    // `pos` indexes an existing byte, so `pos < input.len() <= isize::MAX` and this cannot wrap.
+    let next = pos.wrapping_add(1);
     let major = initial >> 5;
     let info = initial & 0x1f;
     let ty = match major {

@@ -77,15 +77,16 @@ pub(super) fn item(input: &[u8], start: usize, limits: &Limits) -> Result<usize,
                     .filter(|&total| total <= max_items)
                     .ok_or(Error::TooManyItems { offset: item_start })?;
                 if let Some(children @ 1..) = children {
-                    let too_deep = Error::TooDeep { offset: item_start };
-                    let frame = frames.get_mut(depth).ok_or(too_deep)?;
+                    let frame = frames
+                        .get_mut(depth)
+                        .ok_or(Error::TooDeep { offset: item_start })?;
                     *frame = Frame {
                         remaining: children,
                         map,
                         ..EMPTY
                     };
-                    // `depth < max_depth <= DEPTH_CAP`, so this cannot fail.
-                    depth = depth.checked_add(1).ok_or(too_deep)?;
+                    // `depth < max_depth <= DEPTH_CAP`, so this cannot wrap.
+                    depth = depth.wrapping_add(1);
                     continue;
                 }
             }
@@ -94,13 +95,8 @@ pub(super) fn item(input: &[u8], start: usize, limits: &Limits) -> Result<usize,
         // The item ending at `pos` is complete: count it off its container, and close every
         // container it completes in turn.
         loop {
-            let Some(inner) = depth.checked_sub(1) else {
+            let Some(top) = top(&mut frames, depth) else {
                 return Ok(pos);
-            };
-            let Some(top) = frames.get_mut(inner) else {
-                // `depth <= DEPTH_CAP` always; a deeper one would be a bug of this walk.
-                debug_assert!(false, "CBOR walk depth {depth} beyond its frames");
-                return Err(Error::TooDeep { offset: pos });
             };
             // Open frames have `remaining >= 1`, so this cannot wrap.
             top.remaining = top.remaining.wrapping_sub(1);
@@ -118,7 +114,8 @@ pub(super) fn item(input: &[u8], start: usize, limits: &Limits) -> Result<usize,
             if top.remaining != 0 {
                 break;
             }
-            depth = inner;
+            // `top` exists, so `depth >= 1` and this cannot wrap.
+            depth = depth.wrapping_sub(1);
         }
     }
 }
