@@ -239,17 +239,29 @@ fn run_vm(args: &Args) -> Result<()> {
         }
         problems.extend(
             bench
+                .errors
+                .iter()
+                .map(|e| format!("the guest cannot measure: {e}")),
+        );
+        problems.extend(
+            bench
                 .malformed
                 .iter()
                 .map(|l| format!("malformed line `{l}`")),
         );
+        for f in bench.figures.iter().filter(|f| f.p50_ns == 0) {
+            problems.push(format!(
+                "{}: a p50 of 0 ns is below the guest clock's resolution",
+                f.name
+            ));
+        }
         for f in bench.figures.iter().filter(|f| f.unexpected > 0) {
             problems.push(format!(
-                "{}: {} of {} timed calls did not return {}",
+                "{}: {} of {} calls did not return {}",
                 f.name, f.unexpected, f.calls, f.returns
             ));
         }
-        if bench.figures.is_empty() {
+        if bench.figures.is_empty() && bench.errors.is_empty() {
             problems.push("the guest printed no figure".into());
         }
         if !problems.is_empty() {

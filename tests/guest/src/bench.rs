@@ -15,7 +15,7 @@
 use coconut_abi::{
     AidTarget, CapId, Errno, Syscall, AGENT_ABI_VERSION, AGENT_ATTEST_ABI_VERSION, AID_SELF,
 };
-use coconut_qemu::protocol::{BenchFigure, BENCH_DONE};
+use coconut_qemu::protocol::{bench_error_line, BenchFigure, BENCH_DONE};
 use libcoconut::{sys, Capability};
 
 const BATCH: u32 = 100;
@@ -57,7 +57,8 @@ fn measure(
         name: name.into(),
         p50_ns: at(50),
         p90_ns: at(90),
-        calls: per_call.len() as u64 * u64::from(BATCH),
+        // The warm-up batch is checked too.
+        calls: (per_call.len() as u64 + 1) * u64::from(BATCH),
         returns,
         unexpected,
     }
@@ -84,8 +85,32 @@ fn agent(call: Syscall, args: [u64; 5]) -> Result<i64, i32> {
     }
 }
 
+/// Where the kernel names the clocksource behind `CLOCK_MONOTONIC`.
+const CLOCKSOURCE: &str = "/sys/devices/system/clocksource/clocksource0/current_clocksource";
+
+/// Why `CLOCK_MONOTONIC` cannot time a batch in this boot, if it cannot: when QEMU runs on a
+/// busy host the kernel can fail to calibrate the TSC and fall back to the jiffies clocksource,
+/// whose ticks are milliseconds long, so every batch would read as 0 ns.
+fn clock_unusable() -> Option<String> {
+    match std::fs::read_to_string(CLOCKSOURCE) {
+        Err(e) => Some(format!("cannot read {CLOCKSOURCE}: {e}")),
+        Ok(s) if s.contains("jiffies") => Some(format!(
+            "the clocksource is `{}`, whose ticks are too coarse to time a batch (the TSC was \
+             not usable in this boot, see the kernel's `tsc:` lines); run again on a less busy \
+             host",
+            s.trim()
+        )),
+        Ok(_) => None,
+    }
+}
+
 /// Runs every benchmark, prints the figures and the done line; returns the exit status.
 pub fn run() -> i32 {
+    if let Some(why) = clock_unusable() {
+        println!("{}", bench_error_line(&why));
+        println!("{BENCH_DONE}");
+        return 1;
+    }
     // SAFETY: getppid has no preconditions.
     let ppid = i64::from(unsafe { libc::getppid() });
     let spawn = u64::from(CapId::AgentSpawn.id());

@@ -7,6 +7,7 @@
 //! @@COCONUT-TESTS done pass=<n> fail=<m>        the runner, after its last test
 //! @@COCONUT-TESTS exit=<status>                 /init, after the runner exited
 //! @@COCONUT-BENCH <name> p50_ns=<n> p90_ns=<n> calls=<n> returns=<r> unexpected=<n>
+//! @@COCONUT-BENCH error <one-line message>      the benchmarks cannot measure in this boot
 //! @@COCONUT-BENCH done
 //! @@COCONUT-PROBE ok                            /init, booted with coconut.probe=1
 //! ```
@@ -30,6 +31,8 @@ pub const EXIT_PREFIX: &str = "@@COCONUT-TESTS exit=";
 pub const BENCH_PREFIX: &str = "@@COCONUT-BENCH ";
 /// The line the benchmark runner prints after its last benchmark.
 pub const BENCH_DONE: &str = "@@COCONUT-BENCH done";
+/// The marker of a line saying why the benchmarks cannot measure in this boot.
+pub const BENCH_ERROR: &str = "@@COCONUT-BENCH error ";
 /// Printed by the initramfs when booted with `coconut.probe=1`.
 pub const PROBE_OK: &str = "@@COCONUT-PROBE ok";
 
@@ -145,11 +148,11 @@ pub struct BenchFigure {
     pub p50_ns: u64,
     /// The 90th percentile, in nanoseconds.
     pub p90_ns: u64,
-    /// How many calls were timed.
+    /// How many calls were made and checked (the timed batches and the warm-up).
     pub calls: u64,
     /// What every call was expected to return (`ok`, a value, or an errno name).
     pub returns: String,
-    /// How many timed calls returned something else.
+    /// How many of those calls returned something else.
     pub unexpected: u64,
 }
 
@@ -170,8 +173,15 @@ pub struct BenchLog {
     pub figures: Vec<BenchFigure>,
     /// Whether the `done` line was seen.
     pub done: bool,
+    /// The messages of `error` lines.
+    pub errors: Vec<String>,
     /// Lines that carry the marker but do not parse.
     pub malformed: Vec<String>,
+}
+
+/// The line saying why the benchmarks cannot measure; `message` is folded onto one line.
+pub fn bench_error_line(message: &str) -> String {
+    format!("{BENCH_ERROR}{}", message.replace('\n', " | "))
 }
 
 /// Parses the protocol lines of a benchmark boot.
@@ -180,6 +190,10 @@ pub fn parse_bench(lines: &[String]) -> BenchLog {
     for line in lines {
         if line.contains(BENCH_DONE) {
             log.done = true;
+            continue;
+        }
+        if let Some(idx) = line.find(BENCH_ERROR) {
+            log.errors.push(line[idx + BENCH_ERROR.len()..].to_string());
             continue;
         }
         let Some(idx) = line.find(BENCH_PREFIX) else {
@@ -288,8 +302,13 @@ mod tests {
             returns: "ok".into(),
             unexpected: 0,
         };
-        let bench = parse_bench(&[figure.line(), "x @@COCONUT-BENCH done".into()]);
+        let bench = parse_bench(&[
+            figure.line(),
+            bench_error_line("no usable\nclock"),
+            "x @@COCONUT-BENCH done".into(),
+        ]);
         assert_eq!(bench.figures, vec![figure]);
+        assert_eq!(bench.errors, ["no usable | clock"]);
         assert!(bench.done);
         assert!(bench.malformed.is_empty());
     }
