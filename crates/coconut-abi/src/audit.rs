@@ -14,7 +14,7 @@
 //!
 //! Constraints: no_std, no heap, no panics; decoding rejects anything malformed.
 
-use super::layout::AgentAuditRowHdr;
+use super::layout::{AgentAuditRowHdr, Writer};
 use super::limits::{
     AGENT_AUDIT_DETAIL_MAX, AGENT_AUDIT_EVENT_HDR_SIZE, AGENT_AUDIT_ROW_HDR_LEN,
     AGENT_AUDIT_ROW_MAX, AGENT_AUDIT_ROW_MIN, AID_MAX,
@@ -225,25 +225,6 @@ impl core::fmt::Display for AuditDecodeError {
     }
 }
 
-/// Writes consecutive fields into a buffer whose length is the sum of the fields' lengths.
-struct Fields<'a>(&'a mut [u8]);
-
-impl Fields<'_> {
-    /// Appends `src`. Every caller writes a fixed layout into a buffer of exactly its size, so
-    /// running out of room is a bug of this module: caught in debug builds, a no-op otherwise
-    /// (the fields before it are written, the result is still a well-formed length).
-    fn put(&mut self, src: &[u8]) {
-        let room = core::mem::take(&mut self.0);
-        match room.split_at_mut_checked(src.len()) {
-            Some((dst, rest)) => {
-                dst.copy_from_slice(src);
-                self.0 = rest;
-            }
-            None => debug_assert!(false, "field beyond the end of its layout"),
-        }
-    }
-}
-
 fn get_u32(bytes: &[u8], off: usize) -> Option<u32> {
     let b: [u8; 4] = bytes.get(off..off.checked_add(4)?)?.try_into().ok()?;
     Some(u32::from_le_bytes(b))
@@ -297,7 +278,7 @@ fn suspicious_word(w: u64) -> bool {
 pub fn encode_event_header(h: &EventHeader) -> [u8; AGENT_AUDIT_EVENT_HDR_SIZE] {
     let mut out = [0u8; AGENT_AUDIT_EVENT_HDR_SIZE];
     // The fields in offset order (`AUDIT_OFF_*`), with no gap between them.
-    let mut f = Fields(&mut out);
+    let mut f = Writer(&mut out);
     f.put(&AUDIT_EVENT_MAGIC);
     f.put(&(h.kind as u32).to_le_bytes());
     f.put(&h.seq.to_le_bytes());
@@ -365,7 +346,7 @@ pub fn decode_event(bytes: &[u8]) -> Result<(EventHeader, &str), AuditDecodeErro
 /// Encodes a binary row header (72 bytes: `row_len`, `reserved`, `prev`, `hash`).
 pub fn encode_row_header(h: &AgentAuditRowHdr) -> [u8; AGENT_AUDIT_ROW_HDR_LEN] {
     let mut out = [0u8; AGENT_AUDIT_ROW_HDR_LEN];
-    let mut f = Fields(&mut out);
+    let mut f = Writer(&mut out);
     f.put(&h.row_len.to_le_bytes());
     f.put(&h.reserved.to_le_bytes());
     f.put(&h.prev);

@@ -96,14 +96,15 @@ impl Reader<'_> {
     }
 }
 
-/// Writes the consecutive little-endian fields of a struct into a buffer of its size.
-struct Writer<'a>(&'a mut [u8]);
+/// Writes the consecutive little-endian fields of a struct (or an event header) into a buffer
+/// of its size; shared by the struct encoders here and the audit encoders in `audit.rs`.
+pub(super) struct Writer<'a>(pub(super) &'a mut [u8]);
 
 impl Writer<'_> {
-    /// Appends `src`. Every caller writes a struct's fields in order into a buffer of exactly
-    /// its size, so running out of room is a bug of this module: caught in debug builds, the
-    /// field dropped otherwise.
-    fn put(&mut self, src: &[u8]) {
+    /// Appends `src`. Every caller writes a layout's fields in order into a buffer of exactly
+    /// its size, so running out of room is a bug of the caller: caught in debug builds, the
+    /// field dropped otherwise (the result still has the layout's length).
+    pub(super) fn put(&mut self, src: &[u8]) {
         let room = core::mem::take(&mut self.0);
         match room.split_at_mut_checked(src.len()) {
             Some((dst, rest)) => {

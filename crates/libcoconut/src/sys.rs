@@ -37,6 +37,17 @@ use super::{Capability, Error, Result};
 /// length passed with it. Invalid pointers make the kernel return EFAULT, but a valid pointer to
 /// the wrong object lets the kernel overwrite it.
 pub unsafe fn raw_syscall(call: Syscall, args: [u64; 5]) -> Result<i64> {
+    // SAFETY: the caller's guarantee (see `# Safety`) is the one `bare_syscall` needs.
+    unsafe { bare_syscall(call, args) }.map_err(|errno| Error::from_errno(call, errno))
+}
+
+/// [`raw_syscall`] without the error mapping: the non-negative result or the raw errno. For
+/// benchmarks that time the kernel's cost alone.
+///
+/// # Safety
+///
+/// As for [`raw_syscall`].
+pub unsafe fn bare_syscall(call: Syscall, args: [u64; 5]) -> core::result::Result<i64, i32> {
     // SAFETY: the caller guarantees the arguments are valid for `call` (see `# Safety`); the
     // syscall itself touches no memory other than what the arguments describe.
     let ret = unsafe {
@@ -50,8 +61,7 @@ pub unsafe fn raw_syscall(call: Syscall, args: [u64; 5]) -> Result<i64> {
         )
     };
     if ret < 0 {
-        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
-        return Err(Error::from_errno(call, errno));
+        return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
     }
     Ok(ret)
 }

@@ -68,21 +68,7 @@ fn measure(
 fn agent(call: Syscall, args: [u64; 5]) -> Result<i64, i32> {
     // SAFETY: the benchmarks pass scalars and NULL pointers with length 0 only: the kernel
     // reads and writes no memory of ours.
-    let ret = unsafe {
-        libc::syscall(
-            libc::c_long::from(call.nr() as i32),
-            args[0],
-            args[1],
-            args[2],
-            args[3],
-            args[4],
-        )
-    };
-    if ret < 0 {
-        Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
-    } else {
-        Ok(ret)
-    }
+    unsafe { sys::bare_syscall(call, args) }
 }
 
 /// Where the kernel names the clocksource behind `CLOCK_MONOTONIC`.
