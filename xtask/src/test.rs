@@ -33,7 +33,7 @@ pub struct Args {
     #[arg(long, default_value = "qemu")]
     pub config: String,
     /// Report only the in-guest tests whose name contains this string (the guest still runs
-    /// every test; libtest's filter picks what is reported and judged).
+    /// every test, and the run as a whole, `vm::guest_finished`, is always judged).
     pub filter: Option<String>,
 }
 

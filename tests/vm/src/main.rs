@@ -31,17 +31,40 @@ fn env_path(name: &str) -> Result<PathBuf> {
 
 fn main() {
     let args = Arguments::from_args();
-    let trials = match prepare(&args) {
-        Ok(trials) => trials,
+    let (trials, finished) = match prepare(&args) {
+        Ok(prepared) => prepared,
         Err(err) => {
             eprintln!("error: {err:#}");
             std::process::exit(101);
         }
     };
-    libtest_mimic::run(&args, trials).exit();
+    let conclusion = libtest_mimic::run(&args, trials);
+    // A FILTER narrows what is reported, never what is judged: the run as a whole must still
+    // have finished cleanly, even when the filter hides `vm::guest_finished`.
+    if let Some(Err(message)) = finished.filter(|_| hides_guest_finished(&args)) {
+        eprintln!("{GUEST_FINISHED} (checked although the filter hides it) FAILED: {message}");
+        std::process::exit(101);
+    }
+    conclusion.exit();
 }
 
-fn prepare(args: &Arguments) -> Result<Vec<Trial>> {
+/// Whether the command line's filters leave `vm::guest_finished` out of the report.
+fn hides_guest_finished(args: &Arguments) -> bool {
+    let matches = |f: &String| {
+        if args.exact {
+            f == GUEST_FINISHED
+        } else {
+            GUEST_FINISHED.contains(f.as_str())
+        }
+    };
+    args.filter.as_ref().is_some_and(|f| !matches(f)) || args.skip.iter().any(matches)
+}
+
+/// The verdict of `vm::guest_finished`: `Err(message)` if the run as a whole failed.
+type Finished = Result<(), String>;
+
+/// The trials to report, and the verdict of `vm::guest_finished` (None when only listing).
+fn prepare(args: &Arguments) -> Result<(Vec<Trial>, Option<Finished>)> {
     let runner = env_path("COCONUT_GUEST_TESTS")?;
     let listing = Command::new(&runner)
         .arg("--list")
@@ -54,11 +77,12 @@ fn prepare(args: &Arguments) -> Result<Vec<Trial>> {
         .map_err(anyhow::Error::msg)
         .with_context(|| format!("{} --list", runner.display()))?;
     if args.list {
-        return Ok(names
+        let trials = names
             .into_iter()
             .chain([GUEST_FINISHED.to_string()])
             .map(|n| Trial::test(n, || Ok(())))
-            .collect());
+            .collect();
+        return Ok((trials, None));
     }
     let kernel = env_path("COCONUT_KERNEL")?;
     let initramfs = env_path("COCONUT_INITRAMFS")?;
@@ -102,11 +126,16 @@ fn prepare(args: &Arguments) -> Result<Vec<Trial>> {
         eprintln!("full serial log: {}", run.log_path);
         eprintln!("---- last 40 lines ----\n{}\n----", tail(&boot.lines, 40));
     }
-    Ok(verdicts
+    let finished = verdicts
+        .iter()
+        .find(|v| v.name == GUEST_FINISHED)
+        .map(|v| v.result.clone());
+    let trials = verdicts
         .into_iter()
         .map(|v| {
             let result = v.result;
             Trial::test(v.name, move || result.map_err(Failed::from)).with_kind(accel.name())
         })
-        .collect())
+        .collect();
+    Ok((trials, finished))
 }
