@@ -166,12 +166,12 @@ pub(super) fn decimal(v: u64, buf: &mut [u8; U64_DIGITS]) -> &[u8] {
 }
 
 /// Writes `v` in decimal without leading zeros at `buf[at..]`; returns the new position.
-fn put_u64(buf: &mut [u8], at: usize, v: u64) -> usize {
+pub(super) fn put_u64(buf: &mut [u8], at: usize, v: u64) -> usize {
     put(buf, at, decimal(v, &mut [0; U64_DIGITS]))
 }
 
 /// Copies `src` to `buf[at..]` if it fits; returns the new position.
-fn put(buf: &mut [u8], at: usize, src: &[u8]) -> usize {
+pub(super) fn put(buf: &mut [u8], at: usize, src: &[u8]) -> usize {
     let end = at.saturating_add(src.len());
     match buf.get_mut(at..end) {
         Some(dst) => {
@@ -198,7 +198,7 @@ fn word(text: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 /// Parses a decimal `u64` in canonical form (no sign, no leading zero unless it is "0").
-fn parse_u64(text: &[u8]) -> Option<u64> {
+pub(super) fn parse_u64(text: &[u8]) -> Option<u64> {
     if text.is_empty() || (text.len() > 1 && text.first() == Some(&b'0')) {
         return None;
     }

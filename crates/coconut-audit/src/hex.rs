@@ -21,7 +21,7 @@ pub(super) fn encode32(bytes: &[u8; 32]) -> [u8; 64] {
     out
 }
 
-fn nibble(c: u8) -> Option<u8> {
+pub(super) fn nibble(c: u8) -> Option<u8> {
     match c {
         // Lowercase only: `to_digit(16)` alone would accept `A`..`F`.
         b'0'..=b'9' | b'a'..=b'f' => char::from(c).to_digit(16).map(|d| d as u8),
