@@ -1,0 +1,13 @@
+//! The `coconut` command's library: what its subcommands do, apart from argument parsing.
+//!
+//! Job: [`verify`] checks `chain.log` files and rotated `*.log.zst` shards line by line with
+//! the shared parser (`libcoconut::audit::ChainLogLine`) and the shared verifier
+//! (`coconut_audit::Verifier`), and names the first bad line; [`tail`] renders the last lines
+//! of `chain.log` for humans and follows appended lines. `src/main.rs` declares the command
+//! line (clap) and maps outcomes to exit codes.
+//!
+//! Constraints: no second parser or verifier here: every rule about what a line or a chain
+//! may be lives in `libcoconut`/`coconut-audit`. Reading is streaming, in constant memory.
+
+pub mod tail;
+pub mod verify;
