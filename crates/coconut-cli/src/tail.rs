@@ -141,3 +141,25 @@ pub fn tail(
         out.flush()?;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_complete_lines_are_kept_and_only_the_last_n() {
+        let (kept, consumed) = last_lines(&b"a\nb\nc\npartial"[..], 2).unwrap();
+        assert_eq!(kept, [b"b".to_vec(), b"c".to_vec()]);
+        assert_eq!(consumed, 6);
+        let (kept, consumed) = last_lines(&b"a\nb\n"[..], 0).unwrap();
+        assert!(kept.is_empty());
+        assert_eq!(consumed, 4);
+    }
+
+    #[test]
+    fn an_unparsable_line_is_shown_marked() {
+        let shown = render("not json");
+        assert!(shown.starts_with("(unparsable line: "), "{shown}");
+        assert!(shown.ends_with(" not json"), "{shown}");
+    }
+}
