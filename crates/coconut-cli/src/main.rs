@@ -41,7 +41,9 @@ enum Audit {
     /// hash = BLAKE3(prev || event), seq = previous seq + 1 within a boot, prev = previous
     /// row's hash, boot rows at seq 0 only, and each later boot's seq-1 link row must name the
     /// previous boot's last seq and hash. Any flipped byte, deleted, duplicated or reordered
-    /// line, and a file cut inside a line, fails at the first bad line.
+    /// line, and a file cut inside a line, fails at the first bad line. The first row must be a
+    /// boot row or a rotate row (what chain.log and its shards start with), so a deleted first
+    /// line shows too.
     ///
     /// What cannot be checked here: (1) rows cut off at a line boundary at the END: without
     /// the head (--head, or /agent/audit/head by default) a shorter chain is still a valid
@@ -155,6 +157,9 @@ fn run_verify(files: Vec<PathBuf>, head: Option<String>, json: bool) -> ExitCode
         println!("{obj}");
     } else if code == 0 {
         println!("{text}");
+        if matches!(&result, Ok(i) if !i.head_checked) {
+            eprintln!("{}", verify::NO_HEAD_NOTE);
+        }
     } else {
         eprintln!("coconut audit verify: {text}");
     }

@@ -96,6 +96,10 @@ pub struct Intact {
     pub head_checked: bool,
 }
 
+/// What an intact result without a head could not show (printed on stderr).
+pub const NO_HEAD_NOTE: &str = "note: no head given, so rows cut off at the end cannot be \
+     detected; pass --head FILE_OR_HEX (/agent/audit/head on the machine)";
+
 impl fmt::Display for Intact {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "intact: {} rows", self.rows)?;
@@ -110,11 +114,6 @@ impl fmt::Display for Intact {
         match self.head {
             Some(h) => write!(f, ", head {}", hex::encode(h))?,
             None => f.write_str(", no head")?,
-        }
-        if !self.head_checked {
-            f.write_str(
-                " (not checked against a head file: truncation at the end is not detectable)",
-            )?;
         }
         Ok(())
     }

@@ -34,7 +34,12 @@ fn the_real_chain_is_intact() {
     // Without a head it says what it could not check.
     let o = verify(&p, None);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("not checked against a head file"));
+    assert!(String::from_utf8_lossy(&o.stdout).ends_with(&format!(", head {head}\n")));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no head given"),
+        "{}",
+        show(&o)
+    );
 }
 
 #[test]
