@@ -359,8 +359,8 @@ fn parse_row(text: &[u8]) -> Result<(ChainLogLine, AuditRow), LineError> {
 fn read_message(name: &str, line: u64, e: &io::Error) -> String {
     if name.ends_with(".zst") {
         format!(
-            "{name}: the zstd shard is corrupt near line {line} ({e}); restore it from the archive \
-             or verify the files after it with --head only"
+            "{name}: the zstd shard is corrupt ({e}; seen while reading its line {line}); \
+             restore it from the archive, or verify the files after it on their own"
         )
     } else {
         format!("{name}: read error at line {line}: {e}")
