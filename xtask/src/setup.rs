@@ -130,6 +130,28 @@ const PACKAGES: &[Package] = &[
         why: "the hackable kernel tree (`cargo xtask kernel --tree`)",
         needs: &[Need::Kernel],
     },
+    // coconut-shell (host tier: `cargo test --workspace` builds and runs it). Tagged Kernel
+    // because the host tier ensures that need; the shell needs no kernel.
+    Package {
+        name: "libpixman-1-dev",
+        why: "coconut-shell links libpixman-1 (smithay's pixman renderer, the headless backend)",
+        needs: &[Need::Kernel],
+    },
+    Package {
+        name: "libxkbcommon-dev",
+        why: "coconut-shell links libxkbcommon (the seat's keyboard keymaps)",
+        needs: &[Need::Kernel],
+    },
+    Package {
+        name: "xkb-data",
+        why: "the XKB keymaps coconut-shell's keyboard compiles at start",
+        needs: &[Need::Kernel],
+    },
+    Package {
+        name: "fonts-dejavu-core",
+        why: "DejaVu Sans, the font of coconut-shell's panel and its reference screenshots",
+        needs: &[Need::Kernel],
+    },
     Package {
         name: "busybox-static",
         why: "the initramfs userland",
