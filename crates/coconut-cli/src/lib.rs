@@ -3,11 +3,14 @@
 //! Job: [`verify`] checks `chain.log` files and rotated `*.log.zst` shards line by line with
 //! the shared parser (`libcoconut::audit::ChainLogLine`) and the shared verifier
 //! (`coconut_audit::Verifier`), and names the first bad line; [`tail`] renders the last lines
-//! of `chain.log` for humans and follows appended lines. `src/main.rs` declares the command
+//! of `chain.log` for humans and follows appended lines; [`svc`] (`status`, `svc …`,
+//! `poweroff`, `reboot`) talks to coconutd through [`ipc`]. `src/main.rs` declares the command
 //! line (clap) and maps outcomes to exit codes.
 //!
 //! Constraints: no second parser or verifier here: every rule about what a line or a chain
 //! may be lives in `libcoconut`/`coconut-audit`. Reading is streaming, in constant memory.
 
+pub mod ipc;
+pub mod svc;
 pub mod tail;
 pub mod verify;

@@ -1,17 +1,20 @@
-//! `coconut`: the Coconut OS command line. Today it has one command group, `audit`.
+//! `coconut`: the Coconut OS command line: `audit`, and coconutd's `status`, `svc`,
+//! `poweroff` and `reboot`.
 //!
 //! Job: declare the command line (clap derive) and map each outcome to its exit code and
 //! output; the work is in the library (`coconut_cli::verify`, `coconut_cli::tail`).
 //!
 //! Constraints: only commands that exist are declared (no placeholders). Exit codes of
 //! `audit verify`: 0 intact, 1 not intact (the first bad row is named), 2 the inputs could not
-//! be read.
+//! be read. Of the coconutd commands: 0 done, 1 coconutd refused (the reason is printed), 2 no
+//! answer (coconutd not running, a broken reply).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use coconut_cli::svc::{self, Change};
 use coconut_cli::tail::{self, Format};
 use coconut_cli::verify::{self, Failure, Input};
 use serde_json::json;
@@ -31,6 +34,80 @@ enum Command {
     /// The audit chain: verify it, read its last rows.
     #[command(subcommand)]
     Audit(Audit),
+    /// coconutd and every service: state, pid, restarts, agent.
+    Status {
+        /// Print the reply as one JSON object.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// coconutd's services: list, status, start, stop, restart.
+    #[command(subcommand)]
+    Svc(Svc),
+    /// Stop every service in reverse dependency order and power off (outside PID 1: coconutd
+    /// exits).
+    Poweroff {
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Stop every service in reverse dependency order and reboot (outside PID 1: coconutd
+    /// exits).
+    Reboot {
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+/// Where coconutd listens.
+#[derive(clap::Args)]
+struct Conn {
+    /// coconutd's socket [default: $COCONUT_SOCKET, else /run/coconut/coconutd.sock].
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Svc {
+    /// Every service: state, pid, restarts, agent, last exit.
+    List {
+        /// Print the reply as one JSON object.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// One service in detail (backoff delays, dependencies, the agent's full answer).
+    Status {
+        /// The service.
+        name: String,
+        /// Print the reply as one JSON object.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Start a service and what it requires; returns once it is ready (or failed).
+    Start {
+        /// The service.
+        name: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Stop a service and what requires it; returns once they have stopped.
+    Stop {
+        /// The service.
+        name: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Stop, then start a service; returns once it is ready again (or failed).
+    Restart {
+        /// The service.
+        name: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
 }
 
 #[derive(Subcommand)]
@@ -81,8 +158,43 @@ enum Audit {
     },
 }
 
+fn coconutd(
+    what: &str,
+    conn: &Conn,
+    f: impl FnOnce(&Path, &mut std::io::StdoutLock<'_>) -> Result<(), coconut_cli::ipc::CallError>,
+) -> ExitCode {
+    let socket = coconut_cli::ipc::socket_path(conn.socket.as_deref());
+    let mut out = std::io::stdout().lock();
+    match f(&socket, &mut out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = out.flush();
+            eprintln!("coconut {what}: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Status { json, conn } => coconutd("status", &conn, |s, o| svc::status(s, json, o)),
+        Command::Svc(Svc::List { json, conn }) => {
+            coconutd("svc list", &conn, |s, o| svc::list(s, json, o))
+        }
+        Command::Svc(Svc::Status { name, json, conn }) => {
+            coconutd("svc status", &conn, |s, o| svc::show(s, &name, json, o))
+        }
+        Command::Svc(Svc::Start { name, conn }) => coconutd("svc start", &conn, |s, o| {
+            svc::change(s, Change::Start, &name, o)
+        }),
+        Command::Svc(Svc::Stop { name, conn }) => coconutd("svc stop", &conn, |s, o| {
+            svc::change(s, Change::Stop, &name, o)
+        }),
+        Command::Svc(Svc::Restart { name, conn }) => coconutd("svc restart", &conn, |s, o| {
+            svc::change(s, Change::Restart, &name, o)
+        }),
+        Command::Poweroff { conn } => coconutd("poweroff", &conn, |s, o| svc::power(s, false, o)),
+        Command::Reboot { conn } => coconutd("reboot", &conn, |s, o| svc::power(s, true, o)),
         Command::Audit(Audit::Verify { files, head, json }) => run_verify(files, head, json),
         Command::Audit(Audit::Tail {
             lines,
