@@ -144,7 +144,12 @@ fn register_signals() -> io::Result<Signals> {
     let int = Arc::new(AtomicBool::new(false));
     use libc::SIGPWR;
     use signal_hook::consts::{SIGCHLD, SIGINT, SIGTERM};
-    for (sig, flag) in [(SIGCHLD, &chld), (SIGTERM, &term), (SIGPWR, &term), (SIGINT, &int)] {
+    for (sig, flag) in [
+        (SIGCHLD, &chld),
+        (SIGTERM, &term),
+        (SIGPWR, &term),
+        (SIGINT, &int),
+    ] {
         signal_hook::flag::register(sig, Arc::clone(flag))?;
         signal_hook::low_level::pipe::register(sig, writer.try_clone()?)?;
     }
@@ -198,7 +203,9 @@ pub struct Daemon {
 
 impl std::fmt::Debug for Daemon {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Daemon").field("cfg", &self.cfg).finish_non_exhaustive()
+        f.debug_struct("Daemon")
+            .field("cfg", &self.cfg)
+            .finish_non_exhaustive()
     }
 }
 
@@ -218,11 +225,13 @@ impl Daemon {
             cfg.profile.display(),
             profile.services.len()
         ));
-        let listener =
-            bind(&cfg.socket).map_err(|e| format!("cannot listen on {}: {e}", cfg.socket.display()))?;
+        let listener = bind(&cfg.socket)
+            .map_err(|e| format!("cannot listen on {}: {e}", cfg.socket.display()))?;
         // Orphans of services are re-parented here, so every process is reaped.
         if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
-            log(&format!("cannot become a child subreaper ({e}); orphans go to PID 1"));
+            log(&format!(
+                "cannot become a child subreaper ({e}); orphans go to PID 1"
+            ));
         }
         Ok(Daemon {
             sup: Supervisor::new(profile, key, logger("coconutd: ")),
@@ -241,7 +250,8 @@ impl Daemon {
 
     /// Starts every service and serves until a poweroff or reboot has stopped them all.
     pub fn run(mut self) -> Result<Exit, String> {
-        let signals = register_signals().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+        let signals =
+            register_signals().map_err(|e| format!("cannot install signal handlers: {e}"))?;
         self.sup.start_all();
         loop {
             let now = Instant::now();
@@ -308,7 +318,11 @@ impl Daemon {
         if self.shutdown.is_none() {
             (self.log)(&format!(
                 "{why}: stopping every service for {}",
-                if exit == Exit::Reboot { "reboot" } else { "poweroff" }
+                if exit == Exit::Reboot {
+                    "reboot"
+                } else {
+                    "poweroff"
+                }
             ));
             self.shutdown = Some(exit);
             self.sup.stop_all();
@@ -448,7 +462,9 @@ impl Daemon {
     fn read_client(&mut self, id: u64, now: Instant) {
         let mut frames = Vec::new();
         {
-            let Some(c) = self.clients.get_mut(&id) else { return };
+            let Some(c) = self.clients.get_mut(&id) else {
+                return;
+            };
             let mut buf = [0u8; 16 * 1024];
             // At most 64 KiB per turn per client, for fairness.
             for _ in 0..4 {
@@ -494,7 +510,7 @@ impl Daemon {
                     if c.inbuf.len() < 4 + len {
                         break;
                     }
-                    frames.push(proto::decode_request(&c.inbuf[4..4 + len]));
+                    frames.push(proto::decode_request(&c.inbuf[4..4 + len]).map_err(|b| *b));
                     c.inbuf.drain(..4 + len);
                 }
                 c.partial_since = if c.inbuf.is_empty() {

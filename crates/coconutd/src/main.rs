@@ -15,7 +15,11 @@ use coconutd::daemon::{Config, Daemon, DEFAULT_CLIENT_TIMEOUT};
 use coconutd::{pid1, proto};
 
 #[derive(Parser)]
-#[command(name = "coconutd", version, about = "Coconut OS PID 1 and service supervisor")]
+#[command(
+    name = "coconutd",
+    version,
+    about = "Coconut OS PID 1 and service supervisor"
+)]
 struct Args {
     /// The profile directory: one <service>.toml per service (see docs/coconutd.md).
     #[arg(long, default_value = "/etc/coconut/services")]
@@ -51,7 +55,11 @@ fn main() -> ExitCode {
             &coconutd::service::NameDb::system(),
         ) {
             Ok(p) => {
-                println!("{}: {} services, no errors", args.profile.display(), p.services.len());
+                println!(
+                    "{}: {} services, no errors",
+                    args.profile.display(),
+                    p.services.len()
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => {

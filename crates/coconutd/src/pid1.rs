@@ -61,9 +61,27 @@ const fn m(
 pub const MOUNTS: [Mount; 8] = [
     m("proc", "/proc", "proc", (true, true, true), ""),
     m("sysfs", "/sys", "sysfs", (true, true, true), ""),
-    m("devtmpfs", "/dev", "devtmpfs", (true, false, false), "mode=0755"),
-    m("devpts", "/dev/pts", "devpts", (true, false, true), "gid=5,mode=0620,ptmxmode=0666"),
-    m("cgroup2", "/sys/fs/cgroup", "cgroup2", (true, true, true), ""),
+    m(
+        "devtmpfs",
+        "/dev",
+        "devtmpfs",
+        (true, false, false),
+        "mode=0755",
+    ),
+    m(
+        "devpts",
+        "/dev/pts",
+        "devpts",
+        (true, false, true),
+        "gid=5,mode=0620,ptmxmode=0666",
+    ),
+    m(
+        "cgroup2",
+        "/sys/fs/cgroup",
+        "cgroup2",
+        (true, true, true),
+        "",
+    ),
     m("tmpfs", "/run", "tmpfs", (true, true, false), "mode=0755"),
     m("tmpfs", "/tmp", "tmpfs", (true, true, false), "mode=1777"),
     m("agentfs", "/agent", "agentfs", (true, true, true), ""),
@@ -110,7 +128,9 @@ pub fn init() {
                 }
             }
         }
-        Err(e) => log(&format!("/etc/hostname: {e}; hostname left as the kernel set it")),
+        Err(e) => log(&format!(
+            "/etc/hostname: {e}; hostname left as the kernel set it"
+        )),
     }
     // Ctrl-Alt-Del sends SIGINT to PID 1 (an orderly reboot) instead of rebooting at once.
     if let Err(e) = rustix::system::reboot(RebootCommand::CadOff) {
@@ -165,12 +185,24 @@ mod tests {
     #[test]
     fn mounts_cover_the_issue_list_and_parents_come_first() {
         let targets: Vec<&str> = MOUNTS.iter().map(|m| m.target).collect();
-        for t in ["/proc", "/sys", "/dev", "/dev/pts", "/sys/fs/cgroup", "/run", "/tmp", "/agent"] {
+        for t in [
+            "/proc",
+            "/sys",
+            "/dev",
+            "/dev/pts",
+            "/sys/fs/cgroup",
+            "/run",
+            "/tmp",
+            "/agent",
+        ] {
             assert!(targets.contains(&t), "{t}");
         }
         for (i, t) in targets.iter().enumerate() {
             for later in &targets[i + 1..] {
-                assert!(!t.starts_with(&format!("{later}/")), "{later} must precede {t}");
+                assert!(
+                    !t.starts_with(&format!("{later}/")),
+                    "{later} must precede {t}"
+                );
             }
         }
     }

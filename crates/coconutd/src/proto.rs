@@ -258,17 +258,21 @@ pub fn encode_frame<T: Serialize>(value: &T) -> Vec<u8> {
     out
 }
 
-/// Why a request frame body was refused: the error response to send.
-pub fn decode_request(body: &[u8]) -> Result<RequestFrame, ResponseFrame> {
+/// Decodes a request frame's body; on failure, the error response to send.
+pub fn decode_request(body: &[u8]) -> Result<RequestFrame, Box<ResponseFrame>> {
     let value: Value = ciborium::from_reader(body).map_err(|e| {
-        ResponseFrame::err(None, ErrorCode::Malformed, format!("the frame is not CBOR: {e}"))
+        Box::new(ResponseFrame::err(
+            None,
+            ErrorCode::Malformed,
+            format!("the frame is not CBOR: {e}"),
+        ))
     })?;
     let Value::Map(entries) = &value else {
-        return Err(ResponseFrame::err(
+        return Err(Box::new(ResponseFrame::err(
             None,
             ErrorCode::Malformed,
             "the request is not a CBOR map {v, id, req}",
-        ));
+        )));
     };
     let field = |k: &str| {
         entries
@@ -285,26 +289,26 @@ pub fn decode_request(body: &[u8]) -> Result<RequestFrame, ResponseFrame> {
     match v {
         Some(VERSION) => {}
         Some(other) => {
-            return Err(ResponseFrame::err(
+            return Err(Box::new(ResponseFrame::err(
                 id,
                 ErrorCode::UnsupportedVersion,
                 format!("schema version {other} is not supported; this coconutd speaks v{VERSION}"),
-            ))
+            )))
         }
         None => {
-            return Err(ResponseFrame::err(
+            return Err(Box::new(ResponseFrame::err(
                 id,
                 ErrorCode::Malformed,
                 "the request has no \"v\" (schema version) unsigned integer",
-            ))
+            )))
         }
     }
     value.deserialized::<RequestFrame>().map_err(|e| {
-        ResponseFrame::err(
+        Box::new(ResponseFrame::err(
             id,
             ErrorCode::Malformed,
             format!("not a v{VERSION} request: {e}"),
-        )
+        ))
     })
 }
 
@@ -362,7 +366,10 @@ mod tests {
             req: Request::SvcStart { name: "web".into() },
         });
         let body = &f[4..];
-        assert_eq!(u32::from_be_bytes(f[..4].try_into().unwrap()) as usize, body.len());
+        assert_eq!(
+            u32::from_be_bytes(f[..4].try_into().unwrap()) as usize,
+            body.len()
+        );
         let expect = cbor(&Value::Map(vec![
             (t("v"), Value::Integer(1.into())),
             (t("id"), Value::Integer(7.into())),
@@ -372,7 +379,10 @@ mod tests {
             ),
         ]));
         assert_eq!(body, expect.as_slice());
-        assert_eq!(decode_request(body).unwrap().req, Request::SvcStart { name: "web".into() });
+        assert_eq!(
+            decode_request(body).unwrap().req,
+            Request::SvcStart { name: "web".into() }
+        );
     }
 
     #[test]
@@ -386,7 +396,10 @@ mod tests {
             (t("req"), Value::Map(vec![(t("op"), t("status"))])),
         ]));
         let e = decode_request(&v2).unwrap_err();
-        assert_eq!((e.id, e.err.unwrap().code), (Some(9), ErrorCode::UnsupportedVersion));
+        assert_eq!(
+            (e.id, e.err.unwrap().code),
+            (Some(9), ErrorCode::UnsupportedVersion)
+        );
         let unknown_op = cbor(&Value::Map(vec![
             (t("v"), Value::Integer(1.into())),
             (t("id"), Value::Integer(1.into())),

@@ -319,7 +319,10 @@ impl NameDb {
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = text.get(..offset.min(text.len())).unwrap_or("");
     let line = before.matches('\n').count() + 1;
-    let col = before.rfind('\n').map_or(before.len(), |p| before.len() - p - 1) + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.len(), |p| before.len() - p - 1)
+        + 1;
     (line, col)
 }
 
@@ -408,7 +411,10 @@ pub fn parse_service(
     }
     for a in raw.args.iter().chain(raw.env.values()) {
         if a.contains('\0') {
-            cx.err(None, format!("{a:?} contains a NUL byte, which exec cannot pass"));
+            cx.err(
+                None,
+                format!("{a:?} contains a NUL byte, which exec cannot pass"),
+            );
         }
     }
 
@@ -418,7 +424,10 @@ pub fn parse_service(
         match u.get_ref() {
             IdSpec::Id(n) => match u32::try_from(*n) {
                 Ok(n) => uid = Some(n),
-                Err(_) => cx.err(Some(u.span()), format!("user = {n} is not a uid (0..=4294967295)")),
+                Err(_) => cx.err(
+                    Some(u.span()),
+                    format!("user = {n} is not a uid (0..=4294967295)"),
+                ),
             },
             IdSpec::Name(n) => match names.users.get(n) {
                 Some(&(u, g)) => {
@@ -436,13 +445,18 @@ pub fn parse_service(
         match g.get_ref() {
             IdSpec::Id(n) => match u32::try_from(*n) {
                 Ok(n) => gid = Some(n),
-                Err(_) => cx.err(Some(g.span()), format!("group = {n} is not a gid (0..=4294967295)")),
+                Err(_) => cx.err(
+                    Some(g.span()),
+                    format!("group = {n} is not a gid (0..=4294967295)"),
+                ),
             },
             IdSpec::Name(n) => match names.groups.get(n) {
                 Some(&g) => gid = Some(g),
                 None => cx.err(
                     Some(g.span()),
-                    format!("group {n:?} is not in /etc/group; add the group or give a numeric gid"),
+                    format!(
+                        "group {n:?} is not in /etc/group; add the group or give a numeric gid"
+                    ),
                 ),
             },
         }
@@ -458,7 +472,11 @@ pub fn parse_service(
             }
         },
     };
-    let restart = match raw.restart.as_ref().map(|r| (r.get_ref().as_str(), r.span())) {
+    let restart = match raw
+        .restart
+        .as_ref()
+        .map(|r| (r.get_ref().as_str(), r.span()))
+    {
         None => Restart::OnFailure,
         Some(("no", _)) => Restart::No,
         Some(("on-failure", _)) => Restart::OnFailure,
@@ -495,7 +513,11 @@ pub fn parse_service(
                 initial: cx.duration("backoff.initial", b.initial.as_ref(), d.initial),
                 max: cx.duration("backoff.max", b.max.as_ref(), d.max),
                 factor,
-                reset_after: cx.duration("backoff.reset_after", b.reset_after.as_ref(), d.reset_after),
+                reset_after: cx.duration(
+                    "backoff.reset_after",
+                    b.reset_after.as_ref(),
+                    d.reset_after,
+                ),
             }
         }
     };
@@ -509,7 +531,11 @@ pub fn parse_service(
             ),
         );
     }
-    let stop_timeout = cx.duration("stop_timeout", raw.stop_timeout.as_ref(), DEFAULT_STOP_TIMEOUT);
+    let stop_timeout = cx.duration(
+        "stop_timeout",
+        raw.stop_timeout.as_ref(),
+        DEFAULT_STOP_TIMEOUT,
+    );
     let cap_template = match &raw.cap_template {
         None => CapTemplate::None,
         Some(t) => match CapTemplate::from_name(t.get_ref()) {
@@ -531,7 +557,10 @@ pub fn parse_service(
 
     for dep in raw.requires.iter().chain(&raw.after) {
         if dep.get_ref() == name {
-            cx.err(Some(dep.span()), format!("service {name:?} cannot depend on itself"));
+            cx.err(
+                Some(dep.span()),
+                format!("service {name:?} cannot depend on itself"),
+            );
         }
     }
 
@@ -659,7 +688,8 @@ impl Profile {
             {
                 if !profile.services.contains_key(dep) {
                     let text = lines.get(&s.name).copied().unwrap_or("");
-                    let (line, column) = find_quoted(text, dep).map_or((0, 0), |o| line_col(text, o));
+                    let (line, column) =
+                        find_quoted(text, dep).map_or((0, 0), |o| line_col(text, o));
                     errors.push(LoadError {
                         file: s.source.clone(),
                         line,
@@ -797,7 +827,12 @@ mod tests {
         let e = one("exec = \"/bin/true\"\n\nrestrat = \"always\"\n").unwrap_err();
         assert_eq!(e.len(), 1);
         assert_eq!((e[0].line, e[0].column), (3, 1));
-        assert!(e[0].to_string().starts_with("p/s.toml:3:1: unknown field `restrat`"), "{}", e[0]);
+        assert!(
+            e[0].to_string()
+                .starts_with("p/s.toml:3:1: unknown field `restrat`"),
+            "{}",
+            e[0]
+        );
     }
 
     #[test]
@@ -810,7 +845,9 @@ mod tests {
         let lines: Vec<usize> = e.iter().map(|e| e.line).collect();
         assert_eq!(lines, vec![1, 2, 3, 4, 6, 5], "{e:?}");
         assert!(e[4].message.contains("not a duration"));
-        assert!(e[5].message.contains("known: none, server, workstation, indie-saas"));
+        assert!(e[5]
+            .message
+            .contains("known: none, server, workstation, indie-saas"));
     }
 
     #[test]
@@ -856,8 +893,10 @@ mod tests {
     }
 
     fn profile(files: &[(&str, &str)]) -> Result<Profile, ProfileError> {
-        let owned: Vec<(PathBuf, &str)> =
-            files.iter().map(|(n, t)| (PathBuf::from(format!("p/{n}.toml")), *t)).collect();
+        let owned: Vec<(PathBuf, &str)> = files
+            .iter()
+            .map(|(n, t)| (PathBuf::from(format!("p/{n}.toml")), *t))
+            .collect();
         Profile::from_texts(owned.iter().map(|(p, t)| (p.as_path(), *t)), &db())
     }
 
@@ -877,13 +916,19 @@ mod tests {
             ("c", "exec = \"/bin/true\"\nrequires = [\"a\"]\n"),
         ])
         .unwrap_err();
-        assert!(e.to_string().contains("dependency cycle: a -> b -> c -> a"), "{e}");
+        assert!(
+            e.to_string().contains("dependency cycle: a -> b -> c -> a"),
+            "{e}"
+        );
     }
 
     #[test]
     fn start_order_respects_dependencies() {
         let p = profile(&[
-            ("web", "exec = \"/bin/true\"\nrequires = [\"db\"]\nafter = [\"log\"]\n"),
+            (
+                "web",
+                "exec = \"/bin/true\"\nrequires = [\"db\"]\nafter = [\"log\"]\n",
+            ),
             ("db", "exec = \"/bin/true\"\nafter = [\"log\"]\n"),
             ("log", "exec = \"/bin/true\"\n"),
         ])
@@ -893,8 +938,13 @@ mod tests {
 
     #[test]
     fn bad_service_name_is_refused() {
-        let e = parse_service("Bad Name", Path::new("p/Bad Name.toml"), "exec = \"/bin/true\"\n", &db())
-            .unwrap_err();
+        let e = parse_service(
+            "Bad Name",
+            Path::new("p/Bad Name.toml"),
+            "exec = \"/bin/true\"\n",
+            &db(),
+        )
+        .unwrap_err();
         assert!(e[0].message.contains("not a valid service name"));
     }
 }

@@ -175,7 +175,17 @@ pub fn spawn(svc: &Service, key: &SigningKey) -> Result<Spawned, SpawnError> {
     }
     if pid == 0 {
         // SAFETY: see `child`; all pointers are live NUL-terminated arrays built above.
-        unsafe { child(release_raw, err_raw, notify_w_raw, ids, &path, &argv_p, &envp) }
+        unsafe {
+            child(
+                release_raw,
+                err_raw,
+                notify_w_raw,
+                ids,
+                &path,
+                &argv_p,
+                &envp,
+            )
+        }
     }
     drop(release_r);
     drop(err_w);
@@ -183,7 +193,8 @@ pub fn spawn(svc: &Service, key: &SigningKey) -> Result<Spawned, SpawnError> {
         drop(w);
         r
     });
-    let child_pid = Pid::from_raw(pid).ok_or(SpawnError::Fork(io::Error::other("fork returned pid 0")))?;
+    let child_pid =
+        Pid::from_raw(pid).ok_or(SpawnError::Fork(io::Error::other("fork returned pid 0")))?;
 
     // The agent: the kernel's answer is what we report, whatever it is.
     let agent = match rustix::process::pidfd_open(child_pid, PidfdFlags::empty()) {
@@ -321,10 +332,18 @@ unsafe fn child(
 pub fn load_key(path: Option<&Path>) -> Result<(SigningKey, String), String> {
     match path {
         Some(p) => {
-            let bytes = std::fs::read(p).map_err(|e| format!("cannot read key {}: {e}", p.display()))?;
-            let trimmed: Vec<u8> = bytes.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+            let bytes =
+                std::fs::read(p).map_err(|e| format!("cannot read key {}: {e}", p.display()))?;
+            let trimmed: Vec<u8> = bytes
+                .iter()
+                .copied()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect();
             let seed: [u8; 32] = if bytes.len() == 32 {
-                bytes.as_slice().try_into().map_err(|_| "key length".to_string())?
+                bytes
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| "key length".to_string())?
             } else if trimmed.len() == 64 {
                 let mut out = [0u8; 32];
                 for (i, pair) in trimmed.chunks_exact(2).enumerate() {
@@ -340,7 +359,10 @@ pub fn load_key(path: Option<&Path>) -> Result<(SigningKey, String), String> {
                     bytes.len()
                 ));
             };
-            Ok((SigningKey::from_bytes(&seed), format!("from {}", p.display())))
+            Ok((
+                SigningKey::from_bytes(&seed),
+                format!("from {}", p.display()),
+            ))
         }
         None => {
             let mut seed = [0u8; 32];

@@ -238,7 +238,7 @@ impl Supervisor {
                 r.restart_pending = false;
             }
             for (dn, d) in &self.profile.services {
-                if d.requires.iter().any(|x| *x == n) {
+                if d.requires.contains(&n) {
                     todo.push(dn.clone());
                 }
             }
@@ -292,7 +292,8 @@ impl Supervisor {
                     "{}; restarting in {}",
                     r.last_exit.as_deref().unwrap_or("exited"),
                     humantime::format_duration(
-                        until.saturating_duration_since(Instant::now())
+                        until
+                            .saturating_duration_since(Instant::now())
                             .max(Duration::from_millis(1))
                     )
                 ))),
@@ -434,7 +435,10 @@ impl Supervisor {
     fn dependents_active(&self, name: &str) -> bool {
         self.profile.services.values().any(|d| {
             (d.requires.iter().any(|x| x == name) || d.after.iter().any(|x| x == name))
-                && self.rt.get(&d.name).is_some_and(|r| !r.want && r.state.has_process())
+                && self
+                    .rt
+                    .get(&d.name)
+                    .is_some_and(|r| !r.want && r.state.has_process())
         })
     }
 
@@ -446,10 +450,7 @@ impl Supervisor {
             match r.state {
                 State::Running => {}
                 State::Failed | State::Stopped if !r.want => {
-                    return Blocked::Never(format!(
-                        "requires {dep}, which is {}",
-                        r.state.as_str()
-                    ))
+                    return Blocked::Never(format!("requires {dep}, which is {}", r.state.as_str()))
                 }
                 _ => wait = true,
             }
@@ -535,7 +536,9 @@ impl Supervisor {
         r.pid = None;
         r.notify = None;
         r.last_exit = Some(how.clone());
-        let ran = r.started_at.map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+        let ran = r
+            .started_at
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
         match r.state {
             State::Stopping { .. } => {
                 r.state = State::Stopped;
@@ -573,7 +576,11 @@ impl Supervisor {
                     ));
                 } else {
                     r.want = false;
-                    r.state = if failure { State::Failed } else { State::Stopped };
+                    r.state = if failure {
+                        State::Failed
+                    } else {
+                        State::Stopped
+                    };
                     if failure {
                         r.reason = Some(format!("{how} (restart = \"{}\")", svc.restart.as_str()));
                     }
@@ -587,7 +594,9 @@ impl Supervisor {
     /// The notify fd of `name` is readable: a newline makes it running; end of file without
     /// one is logged and the fd dropped (it stays `starting`).
     pub fn on_notify(&mut self, name: &str) {
-        let Some(r) = self.rt.get_mut(name) else { return };
+        let Some(r) = self.rt.get_mut(name) else {
+            return;
+        };
         let Some(fd) = r.notify.as_ref() else { return };
         let mut buf = [0u8; 256];
         match rustix::io::read(fd, &mut buf) {

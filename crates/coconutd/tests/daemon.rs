@@ -81,7 +81,10 @@ impl Daemon {
     }
 
     fn svc(&mut self, name: &str) -> ServiceStatus {
-        self.services().into_iter().find(|s| s.name == name).unwrap()
+        self.services()
+            .into_iter()
+            .find(|s| s.name == name)
+            .unwrap()
     }
 
     /// Polls `cond` until it holds; fails (with `what`) only after a minute.
@@ -91,7 +94,10 @@ impl Daemon {
             if let Ok(Some(st)) = self.child.try_wait() {
                 panic!("coconutd exited ({st}) while waiting for {what}");
             }
-            assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "timed out waiting for {what}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -102,7 +108,10 @@ impl Daemon {
             if let Some(st) = self.child.try_wait().unwrap() {
                 return st;
             }
-            assert!(start.elapsed() < Duration::from_secs(60), "coconutd did not exit");
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "coconutd did not exit"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -126,7 +135,11 @@ fn long(name: &str, pre: &str, deps: &str) -> String {
     format!(
         "exec = \"/bin/sh\"\nargs = [\"-c\", '''\ntrap 'echo stop-{name} >> $LOG; exit 0' TERM\n\
          {pre}\necho start-{name} >> $LOG\n{notify}sleep 1000 &\nwait\n''']\n{deps}\n",
-        notify = if deps.contains("notify-fd") { "echo >&3\n" } else { "" },
+        notify = if deps.contains("notify-fd") {
+            "echo >&3\n"
+        } else {
+            ""
+        },
     )
 }
 
@@ -209,22 +222,34 @@ fn a_stable_run_resets_the_backoff() {
 fn restart_no_and_exec_failure_end_in_failed_with_the_reason() {
     let mut d = Daemon::start(
         &[
-            ("once", "exec = \"/bin/sh\"\nargs = [\"-c\", \"exit 4\"]\nrestart = \"no\"\n"),
+            (
+                "once",
+                "exec = \"/bin/sh\"\nargs = [\"-c\", \"exit 4\"]\nrestart = \"no\"\n",
+            ),
             ("ghost", "exec = \"/nonexistent/program\"\n"),
             ("needy", &long("needy", "", "requires = [\"ghost\"]")),
         ],
         &[],
     );
-    d.wait_for("all failed", |d| d.services().iter().all(|s| s.state == "failed"));
+    d.wait_for("all failed", |d| {
+        d.services().iter().all(|s| s.state == "failed")
+    });
     let once = d.svc("once");
     assert_eq!(once.reason.as_deref(), Some("exited 4 (restart = \"no\")"));
     assert_eq!(once.restarts, 0);
     let ghost = d.svc("ghost");
     assert!(
-        ghost.reason.as_deref().unwrap().contains("execve /nonexistent/program"),
+        ghost
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("execve /nonexistent/program"),
         "{ghost:?}"
     );
-    assert_eq!(d.svc("needy").reason.as_deref(), Some("requires ghost, which is failed"));
+    assert_eq!(
+        d.svc("needy").reason.as_deref(),
+        Some("requires ghost, which is failed")
+    );
     // Starting it again runs it again (ready = none: answered once it runs), and it fails
     // again by the same policy.
     let r = d.call(Request::SvcStart {
@@ -241,7 +266,11 @@ fn restart_no_and_exec_failure_end_in_failed_with_the_reason() {
     });
     let e = r.err.unwrap();
     assert_eq!(e.code, ErrorCode::Failed);
-    assert!(e.message.contains("No such file or directory"), "{}", e.message);
+    assert!(
+        e.message.contains("No such file or directory"),
+        "{}",
+        e.message
+    );
 }
 
 #[test]
@@ -273,7 +302,9 @@ fn svc_stop_start_restart_follow_requires() {
     let r = d.call(Request::SvcStart { name: "b".into() });
     assert_eq!(r.ok.map(|_| ()), Some(()), "{:?}", r.err);
     assert_eq!(d.svc("a").state, "running");
-    d.wait_for("b's start line", |d| d.log().last().is_some_and(|l| l == "start-b"));
+    d.wait_for("b's start line", |d| {
+        d.log().last().is_some_and(|l| l == "start-b")
+    });
     let log = d.log();
     assert_eq!(log[log.len() - 2..], ["start-a", "start-b"]);
 
@@ -336,15 +367,23 @@ fn malformed_and_oversized_requests_get_errors_and_others_keep_working() {
     .unwrap();
     s.write_all(&frame(&v2)).unwrap();
     let r = read_response(&mut s);
-    assert_eq!((r.id, r.err.unwrap().code), (Some(8), ErrorCode::UnsupportedVersion));
+    assert_eq!(
+        (r.id, r.err.unwrap().code),
+        (Some(8), ErrorCode::UnsupportedVersion)
+    );
 
     // An oversized frame: an error, then the connection is closed (the framing is lost).
     let mut big = d.connect();
-    big.write_all(&((proto::MAX_FRAME as u32) + 1).to_be_bytes()).unwrap();
+    big.write_all(&((proto::MAX_FRAME as u32) + 1).to_be_bytes())
+        .unwrap();
     let r = read_response(&mut big);
     assert_eq!(r.err.unwrap().code, ErrorCode::FrameTooLarge);
     let mut rest = Vec::new();
-    assert_eq!(big.read_to_end(&mut rest).unwrap(), 0, "closed after the error");
+    assert_eq!(
+        big.read_to_end(&mut rest).unwrap(),
+        0,
+        "closed after the error"
+    );
 
     // Meanwhile everyone else is served.
     assert!(d.call(Request::Status).ok.is_some());
@@ -410,7 +449,10 @@ fn a_client_that_never_reads_does_not_block_others_and_stallers_are_dropped() {
 #[test]
 fn sigterm_stops_everything_and_exits_zero() {
     let mut d = Daemon::start(
-        &[("a", &long("a", "", "")), ("b", &long("b", "", "after = [\"a\"]"))],
+        &[
+            ("a", &long("a", "", "")),
+            ("b", &long("b", "", "after = [\"a\"]")),
+        ],
         &[],
     );
     d.wait_for("every service running", all_running);
@@ -449,7 +491,10 @@ fn check(dir: &Path) -> (bool, String) {
         .arg(dir)
         .output()
         .unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -467,8 +512,14 @@ fn toml_errors_name_file_and_line_and_the_daemon_refuses_to_start() {
     .unwrap();
     let (ok, err) = check(dir.path());
     assert!(!ok);
-    let db = format!("{}/db.toml:2:16: cap_template = \"god-mode\" is not a known template", dir.path().display());
-    let web = format!("{}/web.toml:4:1: unknown field `restrat`", dir.path().display());
+    let db = format!(
+        "{}/db.toml:2:16: cap_template = \"god-mode\" is not a known template",
+        dir.path().display()
+    );
+    let web = format!(
+        "{}/web.toml:4:1: unknown field `restrat`",
+        dir.path().display()
+    );
     assert!(err.contains(&db), "{err}");
     assert!(err.contains(&web), "{err}");
 
