@@ -379,6 +379,12 @@ mod tests {
             ),
         ]));
         assert_eq!(body, expect.as_slice());
+        // The bytes of the example in docs/formats/ipc.md.
+        let hex: String = f.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "00000023a36176016269640763726571a2626f70697376635f7374617274646e616d6563776562"
+        );
         assert_eq!(
             decode_request(body).unwrap().req,
             Request::SvcStart { name: "web".into() }
