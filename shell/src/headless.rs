@@ -157,6 +157,17 @@ impl Headless {
     /// Renders a frame if anything changed and sends the frame callbacks. Returns whether
     /// any pixel was redrawn.
     pub fn render(&mut self, shell: &mut Shell) -> Result<bool> {
+        let age = usize::from(self.frames > 0);
+        self.render_with_age(shell, age)
+    }
+
+    /// Renders every pixel of the output, damaged or not (the frame-time benchmark's
+    /// worst case: what a frame costs when the buffer's old contents cannot be reused).
+    pub fn render_full(&mut self, shell: &mut Shell) -> Result<bool> {
+        self.render_with_age(shell, 0)
+    }
+
+    fn render_with_age(&mut self, shell: &mut Shell, age: usize) -> Result<bool> {
         let panel = MemoryRenderBufferRenderElement::from_buffer(
             &mut self.renderer,
             (0.0, 0.0),
@@ -167,7 +178,6 @@ impl Headless {
             Kind::Unspecified,
         )
         .map_err(|e| anyhow!("cannot upload the panel: {e}"))?;
-        let age = usize::from(self.frames > 0);
         let mut fb = self
             .renderer
             .bind(&mut self.target)
