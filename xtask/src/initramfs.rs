@@ -37,6 +37,8 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mount -t tmpfs tmpfs /tmp
 mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
 mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
+mkdir -p /agent
+mount -t agentfs agentfs /agent || echo "coconut: agentfs did not mount: the kernel has no agent subsystem?"
 case " $(cat /proc/cmdline) " in
   *" coconut.probe=1 "*)
     echo "{PROBE_OK}"

@@ -25,6 +25,11 @@ pub const AUDIT_EVENT_MAGIC: [u8; 4] = *b"CCA1";
 /// The BLAKE3 `derive_key` context of a boot's genesis hash (the key material is
 /// `seed || boot` with `boot` as 8 little-endian bytes).
 pub const AUDIT_GENESIS_CONTEXT: &str = "coconut-os audit genesis v1";
+/// The BLAKE3 `derive_key` context of a boot's public genesis hash, the one the kernel seals
+/// from (`docs/formats/audit.md`, "Genesis, seed and key"): the key material is `boot_id ||
+/// boot`, the boot's 16 random bytes (written in its `boot` row) and `boot` as 8
+/// little-endian bytes.
+pub const AUDIT_GENESIS_CONTEXT_V2: &str = "coconut-os audit genesis v2";
 
 /// Offset of `magic` (4 bytes).
 pub const AUDIT_OFF_MAGIC: usize = 0;

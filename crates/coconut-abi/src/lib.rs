@@ -49,9 +49,9 @@ pub use self::aid::{Aid, AidError, AidTarget, AID_ANY, AID_SELF, AID_TEXT_MAX};
 pub use self::audit::{
     check_detail, decode_event, decode_event_header, decode_row_header, encode_event_header,
     encode_row_header, AuditDecodeError, AuditKind, EventHeader, AUDIT_EVENT_MAGIC,
-    AUDIT_GENESIS_CONTEXT, AUDIT_OFF_ACTOR, AUDIT_OFF_BOOT, AUDIT_OFF_DETAIL, AUDIT_OFF_DETAIL_LEN,
-    AUDIT_OFF_KIND, AUDIT_OFF_MAGIC, AUDIT_OFF_RESULT, AUDIT_OFF_SEQ, AUDIT_OFF_SUBJECT,
-    AUDIT_OFF_TIME_NS,
+    AUDIT_GENESIS_CONTEXT, AUDIT_GENESIS_CONTEXT_V2, AUDIT_OFF_ACTOR, AUDIT_OFF_BOOT,
+    AUDIT_OFF_DETAIL, AUDIT_OFF_DETAIL_LEN, AUDIT_OFF_KIND, AUDIT_OFF_MAGIC, AUDIT_OFF_RESULT,
+    AUDIT_OFF_SEQ, AUDIT_OFF_SUBJECT, AUDIT_OFF_TIME_NS,
 };
 pub use self::cap::{covers, entry_covers, parse_capability, validate_scope, CapError, CapId};
 pub use self::check::{

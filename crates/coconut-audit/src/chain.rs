@@ -10,7 +10,7 @@
 //!
 //! Constraints: no_std, no heap, no panics; a `Chain` is 96 bytes.
 
-use super::abi::{Aid, AuditKind, AUDIT_GENESIS_CONTEXT};
+use super::abi::{Aid, AuditKind, AUDIT_GENESIS_CONTEXT, AUDIT_GENESIS_CONTEXT_V2};
 use super::blake3::{chain_step, derive_key};
 use super::detail::{PrevBoot, LINK_DETAIL_MAX};
 use super::error::AuditError;
@@ -24,6 +24,20 @@ pub fn genesis(seed: &[u8; 32], boot: u64) -> [u8; 32] {
     s.copy_from_slice(seed);
     b.copy_from_slice(&boot.to_le_bytes());
     derive_key(AUDIT_GENESIS_CONTEXT, &material)
+}
+
+/// Bytes of a boot id: the random name of a boot, written in its `boot` row.
+pub const BOOT_ID_LEN: usize = 16;
+
+/// The public genesis hash of a boot (v2, the kernel's): `BLAKE3.derive_key("coconut-os audit
+/// genesis v2", boot_id || boot as 8 little-endian bytes)`. Anyone holding the `boot` row can
+/// recompute it; authenticity comes from signed checkpoints, not from the genesis.
+pub fn public_genesis(boot_id: &[u8; BOOT_ID_LEN], boot: u64) -> [u8; 32] {
+    let mut material = [0u8; BOOT_ID_LEN + 8];
+    let (id, b) = material.split_at_mut(BOOT_ID_LEN);
+    id.copy_from_slice(boot_id);
+    b.copy_from_slice(&boot.to_le_bytes());
+    derive_key(AUDIT_GENESIS_CONTEXT_V2, &material)
 }
 
 /// What happened, before the chain gives it a sequence number: an event without `seq` and

@@ -51,7 +51,7 @@ mod note;
 mod row;
 mod verify;
 
-pub use self::chain::{genesis, Chain, Record, Row};
+pub use self::chain::{genesis, public_genesis, Chain, Record, Row, BOOT_ID_LEN};
 pub use self::detail::{DetailBuf, PrevBoot, LINK_DETAIL_MAX};
 pub use self::error::AuditError;
 pub use self::event::{check_detail, Event, EVENT_MAX};

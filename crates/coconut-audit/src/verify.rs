@@ -31,10 +31,11 @@
 
 use super::abi::AuditKind;
 use super::blake3::chain_step;
-use super::chain::genesis;
+use super::chain::{genesis, public_genesis, BOOT_ID_LEN};
 use super::detail::PrevBoot;
 use super::error::AuditError;
 use super::event::Event;
+use super::hex::nibble;
 use super::row::{RowRef, Rows};
 
 /// Why a row failed verification.
@@ -61,7 +62,8 @@ pub enum VerifyErrorKind {
     /// A `link` row's detail is not the link grammar, or does not name the previous boot's
     /// last row and hash.
     BadLink,
-    /// A `boot` row's `prev` is not its boot's genesis hash under the given seed.
+    /// A `boot` row's `prev` is not its boot's genesis hash: the public genesis of the
+    /// `boot_id` its detail names, or the genesis under the seed given.
     BadGenesis,
     /// The last row's hash is not the head the caller expected: rows are missing at the end.
     HeadMismatch,
@@ -92,9 +94,9 @@ impl core::fmt::Display for VerifyErrorKind {
             VerifyErrorKind::BadLink => f.write_str(
                 "link row does not name the previous boot's last seq and head in the link grammar",
             ),
-            VerifyErrorKind::BadGenesis => {
-                f.write_str("boot row's prev is not the genesis hash of its boot under the seed")
-            }
+            VerifyErrorKind::BadGenesis => f.write_str(
+                "boot row's prev is not its boot's genesis hash (public, from its boot_id, or under the seed)",
+            ),
             VerifyErrorKind::HeadMismatch => f.write_str(
                 "the last row's hash is not the expected head: rows are missing at the end",
             ),
@@ -148,6 +150,41 @@ pub struct Verifier {
     /// Set after the boot row of a boot that followed another: the link the next row must be.
     pending: Option<PrevBoot>,
     failed: Option<VerifyError>,
+}
+
+/// The `boot_id=<32 hex>` word of a `boot` row's detail, if it has one.
+fn boot_id(detail: &str) -> Option<[u8; BOOT_ID_LEN]> {
+    // A byte loop over the words: `split` and `find` bring generic searchers (and their
+    // overflow checks) into the kernel objects that include this file.
+    let mut rest = detail.as_bytes();
+    let hex = loop {
+        if let Some(after) = rest.strip_prefix(b"boot_id=") {
+            break after.split_first_chunk::<{ 2 * BOOT_ID_LEN }>()?;
+        }
+        let mut tail = rest;
+        while let Some((&b, t)) = tail.split_first() {
+            tail = t;
+            if b == b' ' {
+                break;
+            }
+        }
+        if tail.is_empty() {
+            return None;
+        }
+        rest = tail;
+    };
+    let (hex, after) = hex;
+    if !after.is_empty() && after.first() != Some(&b' ') {
+        return None;
+    }
+    let mut id = [0u8; BOOT_ID_LEN];
+    let mut rest: &[u8] = hex;
+    for b in id.iter_mut() {
+        let ([h, l], tail) = rest.split_first_chunk::<2>()?;
+        *b = (nibble(*h)? << 4) | nibble(*l)?;
+        rest = tail;
+    }
+    Some(id)
 }
 
 impl Default for Verifier {
@@ -278,6 +315,12 @@ impl Verifier {
         }
         if let (true, Some(seed)) = (is_boot, self.seed.as_ref()) {
             if genesis(seed, ev.boot) != *row.prev {
+                return Err(VerifyErrorKind::BadGenesis);
+            }
+        }
+        // A boot row the kernel sealed names its boot id: its prev is the public genesis.
+        if let (true, Some(id)) = (is_boot, boot_id(ev.detail)) {
+            if public_genesis(&id, ev.boot) != *row.prev {
                 return Err(VerifyErrorKind::BadGenesis);
             }
         }

@@ -6,11 +6,11 @@ use std::fmt::Write as _;
 
 use coconut_abi::{
     decode_event, Aid, AuditDecodeError, AuditKind, AGENT_AUDIT_DETAIL_MAX, AID_MAX,
-    AUDIT_GENESIS_CONTEXT,
+    AUDIT_GENESIS_CONTEXT, AUDIT_GENESIS_CONTEXT_V2,
 };
 use coconut_audit::{
-    check_detail, genesis, AuditError, Chain, DetailBuf, Event, PrevBoot, Record, EVENT_MAX,
-    LINK_DETAIL_MAX,
+    check_detail, genesis, public_genesis, AuditError, Chain, DetailBuf, Event, PrevBoot, Record,
+    EVENT_MAX, LINK_DETAIL_MAX,
 };
 use common::{build_chain, record_data, OwnedRow, RecordData};
 use proptest::prelude::*;
@@ -38,6 +38,24 @@ fn genesis_is_derive_key_of_seed_and_boot_le() {
     // Different boots and seeds give different genesis hashes.
     assert_ne!(genesis(&[0; 32], 1), genesis(&[0; 32], 2));
     assert_ne!(genesis(&[0; 32], 1), genesis(&[1; 32], 1));
+}
+
+#[test]
+fn public_genesis_is_derive_key_of_boot_id_and_boot_le() {
+    assert_eq!(AUDIT_GENESIS_CONTEXT_V2, "coconut-os audit genesis v2");
+    for (id_byte, boot) in [(0u8, 0u64), (1, 1), (0xab, 42), (0xff, u64::MAX)] {
+        let id = [id_byte; 16];
+        let mut material = id.to_vec();
+        material.extend_from_slice(&boot.to_le_bytes());
+        assert_eq!(
+            public_genesis(&id, boot),
+            blake3::derive_key(AUDIT_GENESIS_CONTEXT_V2, &material)
+        );
+    }
+    assert_ne!(public_genesis(&[0; 16], 1), public_genesis(&[0; 16], 2));
+    assert_ne!(public_genesis(&[0; 16], 1), public_genesis(&[1; 16], 1));
+    // v1 and v2 never collide on the same bytes: different contexts.
+    assert_ne!(public_genesis(&[0; 16], 0), genesis(&[0; 32], 0));
 }
 
 #[test]

@@ -448,3 +448,46 @@ proptest! {
         prop_assert!(e.index == k as u64 || e.index == k as u64 + 1, "{:?} at {}", e, k);
     }
 }
+
+/// A kernel-style boot: the boot row names its boot id and the chain starts from the public
+/// genesis of that id.
+fn public_boot(genesis_id: [u8; 16], named_id: &str, rows: usize) -> Vec<OwnedRow> {
+    let mut chain = Chain::from_genesis(coconut_audit::public_genesis(&genesis_id, 3), 3, None);
+    let detail = format!("boot=3 abi=1 kernel=6.12.118-coconut boot_id={named_id} seed=none");
+    let mut out = Vec::new();
+    let mut buf = [0u8; EVENT_MAX];
+    let boot = Record {
+        kind: AuditKind::Boot,
+        time_ns: 1,
+        actor: Aid::BOOT,
+        subject: Aid::BOOT,
+        result: 0,
+        detail: &detail,
+    };
+    let recs = records(rows);
+    for i in 0..=rows {
+        let rec = if i == 0 { boot } else { recs[i - 1].record() };
+        let (row, len) = chain.seal(&rec, &mut buf).unwrap();
+        out.push(OwnedRow {
+            prev: row.prev,
+            event: buf[..len].to_vec(),
+            hash: row.hash,
+        });
+    }
+    out
+}
+
+#[test]
+fn a_boot_row_naming_its_boot_id_is_checked_against_the_public_genesis() {
+    let id = [0xa5u8; 16];
+    let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(verify(&public_boot(id, &hex, 3)).is_ok());
+    // Sealed from another id's genesis than the one the row names: caught at row 0.
+    assert_eq!(
+        verify(&public_boot([0x11; 16], &hex, 3)),
+        err(0, VerifyErrorKind::BadGenesis)
+    );
+    // A detail whose boot_id is not 32 lowercase hex digits is not a boot id: not checked.
+    assert!(verify(&public_boot([0x11; 16], &hex.to_uppercase(), 1)).is_ok());
+    assert!(verify(&public_boot([0x11; 16], &hex[..30], 1)).is_ok());
+}

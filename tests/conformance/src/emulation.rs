@@ -9,7 +9,7 @@
 use coconut_abi::{
     check_attest, validate_audit_query, validate_cap_call, validate_memory_tier, validate_quota,
     validate_spawn, validate_unscoped_cap_call, AgentAuditFilter, AgentBudget, AgentMemRequest,
-    AgentSpawnArgs, AttestRequest, Errno, AGENT_ABI_VERSION, AGENT_SCOPE_MAX,
+    AgentSpawnArgs, AttestRequest, Errno, AGENT_ABI_VERSION, AGENT_SCOPE_MAX, AID_ANY, AID_SELF,
 };
 
 use super::{Call, Invocation, Mem, SKELETON_ANSWER};
@@ -42,6 +42,22 @@ fn copy_bytes(dst: &mut [u8], mem: &Mem) -> Result<(), Errno> {
             Ok(())
         }
         _ => Err(Errno::EFAULT),
+    }
+}
+
+/// The kernel part of `agent_audit_query` as far as the host can know it: an `aid` naming no
+/// agent is `ESRCH` (only a:00000 exists before `agent_spawn` works), and a range beyond the
+/// head returns 0 bytes. A range holding rows is not emulated (the host has no chain): this
+/// answers `ENOSYS` for it, which the kernel never answers for a wired call, so such a
+/// comparison fails loudly.
+fn audit_query_served(f: AgentAuditFilter) -> Result<i64, Errno> {
+    if !matches!(f.aid, AID_ANY | AID_SELF | 0) {
+        return Err(Errno::ESRCH);
+    }
+    if f.from_seq >= super::tables::AUDIT_FAR {
+        Ok(0)
+    } else {
+        Err(Errno::ENOSYS)
     }
 }
 
@@ -120,13 +136,10 @@ fn emulate(invocation: &Invocation) -> Result<i64, Errno> {
             fsize,
             buf,
             bufsize,
-        } => skeleton(validate_audit_query(
-            filter.is_null(),
-            *fsize,
-            buf.is_null(),
-            *bufsize,
-            || copy_struct(filter, *fsize, AgentAuditFilter::from_user_bytes),
-        )),
+        } => validate_audit_query(filter.is_null(), *fsize, buf.is_null(), *bufsize, || {
+            copy_struct(filter, *fsize, AgentAuditFilter::from_user_bytes)
+        })
+        .and_then(audit_query_served),
         Invocation::MemoryTier {
             aid,
             tier,

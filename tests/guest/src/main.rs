@@ -8,6 +8,7 @@
 //! host knows which results to expect; `--bench` runs the microbenchmarks instead (`bench.rs`).
 //! A panicking test is reported as a failure; the runner goes on with the next one.
 
+mod audit;
 mod bench;
 mod kernel;
 mod syscalls;
@@ -40,8 +41,10 @@ impl Test {
 /// Every in-guest test, in the order they run.
 fn tests() -> Vec<Test> {
     let mut all = kernel::tests();
+    all.extend(audit::tests());
     all.extend(syscalls::tests());
     all.extend(wrappers::tests());
+    all.extend(audit::final_tests());
     all
 }
 

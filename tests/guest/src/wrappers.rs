@@ -198,11 +198,14 @@ fn audit_query() -> Result<(), String> {
         aid: AID_ANY,
         ..Default::default()
     };
-    e.eq(
-        "audit_query(any, 4096)",
-        sys::audit_query(&filter, 4096),
-        Err(unsupported(call)),
-    );
+    // Served by the audit chain (the runner is root, so it reads every row); the rows
+    // themselves are checked by the `audit::` tests.
+    match sys::audit_query(&filter, 4096) {
+        Ok(rows) if !rows.is_empty() && rows.iter().all(|r| r.event.len() >= 56) => {}
+        other => e.0.push(format!(
+            "audit_query(any, 4096): got {other:?}, want the oldest rows of the chain"
+        )),
+    }
     e.eq(
         "audit_query(any, AGENT_AUDIT_ROW_MIN - 1)",
         sys::audit_query(&filter, AGENT_AUDIT_ROW_MIN - 1),

@@ -13,10 +13,13 @@
 //! source files of `crates/coconut-abi` laid under `shared/` by `cargo xtask kernel`, so the
 //! kernel and user space cannot disagree on an errno. `docs/abi.md` is the contract.
 //!
-//! Status (walking skeleton): every call runs all of its pure checks and the copies they need,
-//! then answers `-EOPNOTSUPP` for a valid request it cannot serve yet, except
-//! `agent_attest(0, NULL, 0, AGENT_ATTEST_ABI_VERSION)`, which reports the ABI version. Nothing
-//! here pretends to spawn, grant or audit.
+//! Status: every call runs all of its pure checks and the copies they need. `agent_audit_query`
+//! is served by the audit chain (`kernel/audit/coconut`); the other calls answer `-EOPNOTSUPP`
+//! for a valid request they cannot serve yet, except `agent_attest(0, NULL, 0,
+//! AGENT_ATTEST_ABI_VERSION)`, which reports the ABI version. Each call whose "Audit row"
+//! section in `docs/abi.md` names a row reserves a staging slot before it decides anything and
+//! seals the row after (a:00000 as actor and subject until agents exist). Nothing here pretends
+//! to spawn or grant.
 //!
 //! Constraints: no allocation yet, no panics on user input, a safety comment on every
 //! `unsafe` block. Every errno returned is an `Errno` of the ABI crate, and a compile-time
@@ -54,13 +57,16 @@ pub mod coconut_ed25519;
 #[path = "shared/coconut_manifest/lib.rs"]
 pub mod coconut_manifest;
 
+use core::fmt::Write as _;
+
 use coconut_abi::limits::{AGENT_ABI_VERSION, AGENT_SCOPE_MAX};
 use coconut_abi::{
     check_attest, validate_audit_query, validate_cap_call, validate_memory_tier, validate_quota,
     validate_spawn, validate_unscoped_cap_call, AgentAuditFilter, AgentBudget, AgentMemRequest,
-    AgentSpawnArgs, AttestRequest, CapCall, Errno, ERRNO_TABLE, NR_AGENT_MEMORY_TIER,
-    NR_AGENT_SPAWN,
+    AgentSpawnArgs, AttestRequest, AuditKind, CapCall, CapId, Errno, AGENT_AUDIT_SUBTREE,
+    AGENT_QUOTA_CHARGE, AGENT_QUOTA_SET, ERRNO_TABLE, NR_AGENT_MEMORY_TIER, NR_AGENT_SPAWN,
 };
+use coconut_audit::DetailBuf;
 
 /// The prefix of this object's kernel log lines (`pr_info!` reads `crate::__LOG_PREFIX`).
 const __LOG_PREFIX: &[u8] = b"coconut_agent\0";
@@ -108,6 +114,97 @@ unsafe impl FromBytes for AgentAuditFilter {}
 // (layout asserted by coconut-abi); every bit pattern is valid and it has no interior
 // mutability.
 unsafe impl FromBytes for AgentMemRequest {}
+
+// The audit chain (kernel/audit/coconut, <linux/coconut_audit.h>).
+extern "C" {
+    fn coconut_audit_reserve() -> c_int;
+    fn coconut_audit_cancel();
+    fn coconut_audit_commit(
+        kind: u32,
+        actor: u64,
+        subject: u64,
+        result: c_int,
+        detail: *const u8,
+        detail_len: usize,
+    ) -> c_int;
+    #[allow(clippy::too_many_arguments)]
+    fn coconut_audit_query(
+        from_seq: u64,
+        to_seq: u64,
+        aid: u64,
+        kinds: u64,
+        subtree: bool,
+        caller: u64,
+        read_all: bool,
+        ubuf: c_ulong,
+        bufsize: usize,
+        rows: *mut u64,
+    ) -> c_long;
+    fn coconut_audit_may_read_all() -> bool;
+}
+
+/// The caller's agent. Every task is in a:00000 until `agent_spawn` places tasks in agents.
+const CALLER_AGENT: u64 = 0;
+
+/// A staging slot of the audit chain, reserved before a call decides anything, so that the
+/// row of whatever it decides cannot be lost (`docs/formats/audit.md`, "Appending"). Dropped
+/// without [`Reservation::seal`], it is given back.
+struct Reservation(());
+
+impl Reservation {
+    /// Reserves a slot, waiting (killable) while the staging ring is full: `-EINTR` if a fatal
+    /// signal ends the wait, before anything was decided.
+    fn take() -> Result<Reservation, c_long> {
+        // SAFETY: process context (a system call); no lock held.
+        match unsafe { coconut_audit_reserve() } {
+            0 => Ok(Reservation(())),
+            err => Err(c_long::from(err)),
+        }
+    }
+
+    /// Seals the call's row: `kind`, the call's return value (a negative one is the row's
+    /// `-errno`, anything else is recorded as 0), the detail.
+    fn seal(self, kind: AuditKind, subject: u64, ret: c_long, detail: &str) {
+        let result = if ret < 0 {
+            c_int::try_from(ret).unwrap_or(-(bindings::EINVAL as c_int))
+        } else {
+            0
+        };
+        core::mem::forget(self);
+        // SAFETY: `self` was a reservation (now consumed); `detail` is valid for the call.
+        let err = unsafe {
+            coconut_audit_commit(
+                kind as u32,
+                CALLER_AGENT,
+                subject,
+                result,
+                detail.as_ptr(),
+                detail.len(),
+            )
+        };
+        if err != 0 {
+            pr_err!("audit commit refused ({}): kind {}\n", err, kind as u32);
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        // SAFETY: gives back the reservation this value stands for.
+        unsafe { coconut_audit_cancel() };
+    }
+}
+
+/// Runs a call under a reservation and seals its row: `-EINTR` if no slot could be reserved.
+fn audited(kind: AuditKind, detail: &str, call: impl FnOnce() -> c_long) -> c_long {
+    let reservation = match Reservation::take() {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    let ret = call();
+    reservation.seal(kind, CALLER_AGENT, ret, detail);
+    ret
+}
 
 extern "C" {
     fn coconut_agent_copy_struct(
@@ -223,13 +320,16 @@ pub extern "C" fn coconut_agent_init() -> c_long {
 /// `agent_spawn(args, size)`.
 #[no_mangle]
 pub extern "C" fn coconut_agent_spawn(uargs: c_ulong, size: usize) -> c_long {
-    let checked = validate_spawn(uargs == 0, size, || {
-        copy_struct::<AgentSpawnArgs>(uargs, size)
-    });
-    ret(checked, |_args| {
-        // Next stages (manifest copy and decode, signature, AID allocation, LSM, audit, lane)
-        // arrive with the agent subsystem.
-        neg(Errno::EOPNOTSUPP)
+    // Sealed whether the call succeeds or fails; no field of the detail is known yet.
+    audited(AuditKind::Spawn, "", || {
+        let checked = validate_spawn(uargs == 0, size, || {
+            copy_struct::<AgentSpawnArgs>(uargs, size)
+        });
+        ret(checked, |_args| {
+            // Next stages (manifest copy and decode, signature, AID allocation, LSM, lane)
+            // arrive with the agent subsystem.
+            neg(Errno::EOPNOTSUPP)
+        })
     })
 }
 
@@ -251,14 +351,46 @@ pub extern "C" fn coconut_agent_quota(
     size: usize,
     flags: u32,
 ) -> c_long {
-    let checked = validate_quota(aid, kind, ubudget == 0, size, flags, || {
-        copy_struct::<AgentBudget>(ubudget, size)
-    });
-    ret(checked, |_| neg(Errno::EOPNOTSUPP))
+    let call = || {
+        let checked = validate_quota(aid, kind, ubudget == 0, size, flags, || {
+            copy_struct::<AgentBudget>(ubudget, size)
+        });
+        ret(checked, |_| neg(Errno::EOPNOTSUPP))
+    };
+    // SET and CHARGE are sealed, success or failure; GET (and flags naming neither) is not.
+    if flags == AGENT_QUOTA_SET || flags == AGENT_QUOTA_CHARGE {
+        audited(AuditKind::Quota, "", call)
+    } else {
+        call()
+    }
 }
 
-/// The common path of the three capability calls.
+/// The common path of the three capability calls: grant and revoke are sealed, success or
+/// failure, with `cap=<name>` when the capability number is known; a presence check is not.
 fn cap_call(
+    call: CapCall,
+    aid: u64,
+    cap: u32,
+    uscope: c_ulong,
+    scope_len: usize,
+    flags: u32,
+) -> c_long {
+    let kind = match call {
+        CapCall::Grant => AuditKind::CapGrant,
+        CapCall::Revoke => AuditKind::CapRevoke,
+        CapCall::Present => return cap_call_checks(call, aid, cap, uscope, scope_len, flags),
+    };
+    let mut detail = DetailBuf::new();
+    if let Ok(id) = CapId::from_id(cap) {
+        let _ = write!(detail, "cap={}", id.name());
+    }
+    audited(kind, detail.as_str(), || {
+        cap_call_checks(call, aid, cap, uscope, scope_len, flags)
+    })
+}
+
+/// The checks of a capability call, in the order of `docs/abi.md`.
+fn cap_call_checks(
     call: CapCall,
     aid: u64,
     cap: u32,
@@ -330,10 +462,42 @@ pub extern "C" fn coconut_agent_audit_query(
     ubuf: c_ulong,
     bufsize: usize,
 ) -> c_long {
+    let reservation = match Reservation::take() {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
     let checked = validate_audit_query(ufilter == 0, fsize, ubuf == 0, bufsize, || {
         copy_struct::<AgentAuditFilter>(ufilter, fsize)
     });
-    ret(checked, |_| neg(Errno::EOPNOTSUPP))
+    let mut detail = DetailBuf::new();
+    let result = ret(checked, |f| {
+        let mut rows = 0u64;
+        // SAFETY: the filter passed the ABI checks; `ubuf` is only handed on as a user address
+        // (copied to with `UserSlice`), `rows` is a valid `u64` on this stack.
+        let bytes = unsafe {
+            coconut_audit_query(
+                f.from_seq,
+                f.to_seq,
+                f.aid,
+                f.kinds,
+                f.flags & AGENT_AUDIT_SUBTREE != 0,
+                CALLER_AGENT,
+                coconut_audit_may_read_all(),
+                ubuf,
+                bufsize,
+                &mut rows,
+            )
+        };
+        let _ = write!(
+            detail,
+            "from={} to={} kinds={:x} rows={}",
+            f.from_seq, f.to_seq, f.kinds, rows
+        );
+        bytes
+    });
+    // Sealed after the answer, so a query never returns its own row.
+    reservation.seal(AuditKind::AuditQuery, CALLER_AGENT, result, detail.as_str());
+    result
 }
 
 /// `agent_memory_tier(aid, tier, req, size)`.
@@ -344,8 +508,10 @@ pub extern "C" fn coconut_agent_memory_tier(
     ureq: c_ulong,
     size: usize,
 ) -> c_long {
-    let checked = validate_memory_tier(aid, tier, ureq == 0, size, || {
-        copy_struct::<AgentMemRequest>(ureq, size)
-    });
-    ret(checked, |_| neg(Errno::EOPNOTSUPP))
+    audited(AuditKind::MemoryTier, "", || {
+        let checked = validate_memory_tier(aid, tier, ureq == 0, size, || {
+            copy_struct::<AgentMemRequest>(ureq, size)
+        });
+        ret(checked, |_| neg(Errno::EOPNOTSUPP))
+    })
 }

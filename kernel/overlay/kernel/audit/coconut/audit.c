@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Coconut OS audit chain: C glue only. The locks, wait queues and clock the Rust core
+ * (audit_core.rs) asks for, the sealer kthread's loop, the boot parameter, and the file
+ * operations of /agent/audit/ (agentfs, kernel/agent/agentfs.c, creates the files). Every
+ * decision — order, space, retention, the chain itself, the text of every file — is Rust's.
+ */
+
+#include <linux/capability.h>
+#include <linux/coconut_audit.h>
+#include <linux/err.h>
+#include <linux/fs.h>
+#include <linux/init.h>
+#include <linux/kthread.h>
+#include <linux/printk.h>
+#include <linux/random.h>
+#include <linux/sched.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/timekeeping.h>
+#include <linux/uaccess.h>
+#include <linux/utsname.h>
+#include <linux/wait.h>
+
+#include "audit.h"
+
+static DEFINE_SPINLOCK(stage_lock);
+static DEFINE_SPINLOCK(chain_lock);
+static DECLARE_WAIT_QUEUE_HEAD(space_wq);
+static DECLARE_WAIT_QUEUE_HEAD(sealer_wq);
+
+void coconut_audit_stage_lock(void)
+{
+	spin_lock(&stage_lock);
+}
+
+void coconut_audit_stage_unlock(void)
+{
+	spin_unlock(&stage_lock);
+}
+
+void coconut_audit_chain_lock(void)
+{
+	spin_lock(&chain_lock);
+}
+
+void coconut_audit_chain_unlock(void)
+{
+	spin_unlock(&chain_lock);
+}
+
+int coconut_audit_wait_space(void)
+{
+	return wait_event_killable(space_wq, coconut_audit_space_available()) ? -EINTR : 0;
+}
+
+void coconut_audit_wake_space(void)
+{
+	wake_up_all(&space_wq);
+}
+
+void coconut_audit_wake_sealer(void)
+{
+	wake_up(&sealer_wq);
+}
+
+bool coconut_audit_may_sleep(void)
+{
+	return in_task() && !irqs_disabled();
+}
+
+u64 coconut_audit_now_ns(void)
+{
+	return ktime_get_real_ns();
+}
+
+const char *coconut_audit_release(void)
+{
+	return init_utsname()->release;
+}
+
+bool coconut_audit_may_read_all(void)
+{
+	return capable(CAP_AUDIT_READ);
+}
+
+/* The sealer: sleeps until an event is queued (and the arena has room), seals, repeats. */
+static int coconut_audit_sealer(void *unused)
+{
+	while (!kthread_should_stop()) {
+		wait_event_interruptible(sealer_wq,
+					 coconut_audit_work_pending() || kthread_should_stop());
+		coconut_audit_seal_pending();
+		cond_resched();
+	}
+	return 0;
+}
+
+/* coconut.audit_boot=<n>: start the chain at boot counter n during boot. */
+static u64 audit_boot_param = U64_MAX;
+
+static int __init coconut_audit_boot_setup(char *arg)
+{
+	if (kstrtou64(arg, 10, &audit_boot_param) || audit_boot_param == U64_MAX)
+		pr_err("coconut_audit: ignoring malformed coconut.audit_boot=%s\n", arg);
+	return 1;
+}
+__setup("coconut.audit_boot=", coconut_audit_boot_setup);
+
+static int __init coconut_audit_setup(void)
+{
+	struct task_struct *sealer;
+	u8 boot_id[16];
+	int err;
+
+	get_random_bytes(boot_id, sizeof(boot_id));
+	err = coconut_audit_init(boot_id);
+	if (err)
+		return err;
+	sealer = kthread_run(coconut_audit_sealer, NULL, "coconut_sealer");
+	if (IS_ERR(sealer)) {
+		pr_err("coconut_audit: cannot start the sealer (%ld)\n", PTR_ERR(sealer));
+		return PTR_ERR(sealer);
+	}
+	if (audit_boot_param != U64_MAX)
+		return coconut_audit_start_boot(audit_boot_param);
+	pr_info("coconut_audit: sealer running; the chain starts when /agent/audit/link is written\n");
+	return 0;
+}
+subsys_initcall(coconut_audit_setup);
+
+/* /agent/audit/chain.log: a seq_file positioned by sequence number. */
+
+static void *chain_log_start(struct seq_file *m, loff_t *pos)
+{
+	u64 oldest, next;
+
+	coconut_audit_bounds(&oldest, &next);
+	if (*pos < 0)
+		return NULL;
+	if ((u64)*pos < oldest)
+		*pos = oldest;
+	return (u64)*pos < next ? pos : NULL;
+}
+
+static void *chain_log_next(struct seq_file *m, void *v, loff_t *pos)
+{
+	u64 oldest, next;
+
+	++*pos;
+	coconut_audit_bounds(&oldest, &next);
+	return (u64)*pos < next ? pos : NULL;
+}
+
+static void chain_log_stop(struct seq_file *m, void *v)
+{
+}
+
+static int chain_log_show(struct seq_file *m, void *v)
+{
+	ssize_t n = coconut_audit_render(*(loff_t *)v, m->private, coconut_audit_line_max());
+
+	if (n == -ENOENT)
+		return SEQ_SKIP;	/* evicted while we read */
+	if (n < 0)
+		return n;
+	seq_write(m, m->private, n);
+	return 0;
+}
+
+static const struct seq_operations chain_log_seq_ops = {
+	.start = chain_log_start,
+	.next = chain_log_next,
+	.stop = chain_log_stop,
+	.show = chain_log_show,
+};
+
+static int chain_log_open(struct inode *inode, struct file *file)
+{
+	if (!coconut_audit_may_read_all())
+		return -EACCES;
+	return seq_open_private(file, &chain_log_seq_ops, coconut_audit_line_max());
+}
+
+const struct file_operations coconut_audit_chain_log_fops = {
+	.owner = THIS_MODULE,
+	.open = chain_log_open,
+	.read = seq_read,
+	.llseek = seq_lseek,
+	.release = seq_release_private,
+};
+
+/* /agent/audit/head: 32 raw bytes. */
+
+static ssize_t head_read(struct file *file, char __user *buf, size_t count, loff_t *ppos)
+{
+	u8 head[32];
+
+	coconut_audit_head(head);
+	return simple_read_from_buffer(buf, count, ppos, head, sizeof(head));
+}
+
+const struct file_operations coconut_audit_head_fops = {
+	.owner = THIS_MODULE,
+	.read = head_read,
+	.llseek = default_llseek,
+};
+
+/* /agent/audit/stats: key=value lines. */
+
+#define STATS_MAX 1024
+
+static ssize_t stats_read(struct file *file, char __user *buf, size_t count, loff_t *ppos)
+{
+	ssize_t n, ret;
+	u8 *text = kmalloc(STATS_MAX, GFP_KERNEL);
+
+	if (!text)
+		return -ENOMEM;
+	n = coconut_audit_stats(text, STATS_MAX);
+	ret = n < 0 ? n : simple_read_from_buffer(buf, count, ppos, text, n);
+	kfree(text);
+	return ret;
+}
+
+const struct file_operations coconut_audit_stats_fops = {
+	.owner = THIS_MODULE,
+	.read = stats_read,
+	.llseek = default_llseek,
+};
+
+/* /agent/audit/link and /agent/audit/persisted: one short line each, written whole. */
+
+#define LINE_MAX_BYTES 255
+
+static ssize_t write_line(const char __user *ubuf, size_t count, loff_t *ppos,
+			  int (*handle)(const u8 *, size_t))
+{
+	u8 line[LINE_MAX_BYTES];
+	int err;
+
+	if (!capable(CAP_AUDIT_CONTROL))
+		return -EPERM;
+	if (*ppos != 0 || count == 0)
+		return -EINVAL;
+	if (count > sizeof(line))
+		return -E2BIG;
+	if (copy_from_user(line, ubuf, count))
+		return -EFAULT;
+	err = handle(line, count);
+	return err ? err : count;
+}
+
+static ssize_t link_write(struct file *file, const char __user *ubuf, size_t count,
+			  loff_t *ppos)
+{
+	return write_line(ubuf, count, ppos, coconut_audit_write_link);
+}
+
+const struct file_operations coconut_audit_link_fops = {
+	.owner = THIS_MODULE,
+	.write = link_write,
+	.llseek = noop_llseek,
+};
+
+static ssize_t persisted_write(struct file *file, const char __user *ubuf, size_t count,
+			       loff_t *ppos)
+{
+	return write_line(ubuf, count, ppos, coconut_audit_write_persisted);
+}
+
+const struct file_operations coconut_audit_persisted_fops = {
+	.owner = THIS_MODULE,
+	.write = persisted_write,
+	.llseek = noop_llseek,
+};

@@ -1,0 +1,934 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+//! Coconut OS audit chain: the Rust core of `kernel/audit/coconut`.
+//!
+//! Job: take events from the rest of the kernel ([`coconut_audit_append`], or
+//! [`coconut_audit_reserve`] then [`coconut_audit_commit`] for a caller that must not lose the
+//! row of a decision it is about to take), queue them in the staging ring, and seal them in the
+//! sealer kthread, one `hash_n = BLAKE3(hash_{n-1} || event_n)` each, into the arena of sealed
+//! rows that `agent_audit_query` and `/agent/audit/` read. Every decision about order, space and
+//! retention is made here; `audit.c` holds only the kernel primitives (the two spinlocks, the
+//! wait queues, the kthread, the clock, the seq_file and file operations) and calls in.
+//!
+//! The events, the chain rule, the rows and the JSON lines are the shared `coconut_audit` crate
+//! (the very source files of `crates/coconut-audit`, laid under `kernel/agent/shared/` by
+//! `cargo xtask kernel`), so the kernel and `coconut audit verify` cannot disagree.
+//!
+//! Locking (`docs/formats/audit.md`, "Sealing in the kernel"):
+//! - [`STAGE`] is guarded by `coconut_audit_stage_lock` (a spinlock, process context only);
+//! - [`SEALED`] is guarded by `coconut_audit_chain_lock` (a spinlock); the sealer is its only
+//!   writer of rows, and holds it for one chain step;
+//! - the two locks are never held together, and no user copy happens under either.
+//!
+//! Constraints: no allocation (everything lives in statics sized below), no panics, a safety
+//! comment on every `unsafe` block, process context only (an append from atomic context is
+//! refused with `-EWOULDBLOCK` until the fail-closed path of the design revision is built).
+
+use core::cell::UnsafeCell;
+use core::ffi::{c_char, c_int, c_long, c_ulong};
+use core::fmt::Write;
+
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::uaccess::UserSlice;
+
+// The shared no_std crates this object needs, from the tree `cargo xtask kernel` lays out for
+// the agent subsystem. Siblings here, so they reach each other as `super::<crate>`.
+#[allow(clippy::all, unreachable_pub)]
+#[path = "../../agent/shared/coconut_abi/lib.rs"]
+pub mod coconut_abi;
+#[allow(clippy::all, unreachable_pub)]
+#[path = "../../agent/shared/coconut_audit/lib.rs"]
+pub mod coconut_audit;
+#[allow(clippy::all, unreachable_pub)]
+#[path = "../../agent/shared/coconut_blake3/lib.rs"]
+pub mod coconut_blake3;
+
+use coconut_abi::limits::{AGENT_ABI_VERSION, AGENT_AUDIT_DETAIL_MAX, AGENT_AUDIT_ROW_MAX};
+use coconut_abi::{
+    encode_row_header, Aid, AgentAuditRowHdr, AuditKind, AGENT_AUDIT_ROW_HDR_LEN, AID_ANY,
+    AID_SELF, AUDIT_OFF_KIND, AUDIT_OFF_SUBJECT,
+};
+use coconut_audit::{
+    check_detail, decode_row, public_genesis, render_json_line, Chain, DetailBuf, PrevBoot,
+    Record, BOOT_ID_LEN, JSON_LINE_MAX,
+};
+
+/// The prefix of this object's kernel log lines.
+const __LOG_PREFIX: &[u8] = b"coconut_audit\0";
+
+/// Slots of the staging ring: events appended and not yet sealed, plus reservations.
+pub const STAGE_SLOTS: usize = 1024;
+/// Rows the arena of sealed rows holds (a power of two: a row's slot is `seq % ARENA_SLOTS`).
+pub const ARENA_SLOTS: usize = 8192;
+const _: () = assert!(ARENA_SLOTS.is_power_of_two());
+const _: () = assert!(AGENT_AUDIT_ROW_MAX == 384);
+
+extern "C" {
+    fn coconut_audit_stage_lock();
+    fn coconut_audit_stage_unlock();
+    fn coconut_audit_chain_lock();
+    fn coconut_audit_chain_unlock();
+    /// Sleeps (TASK_KILLABLE) until [`coconut_audit_space_available`] is true; 0 or -EINTR.
+    fn coconut_audit_wait_space() -> c_int;
+    fn coconut_audit_wake_space();
+    fn coconut_audit_wake_sealer();
+    /// Whether the caller may sleep (process context, no spinlock, preemption on).
+    fn coconut_audit_may_sleep() -> bool;
+    /// CLOCK_REALTIME in nanoseconds.
+    fn coconut_audit_now_ns() -> u64;
+    /// The running kernel's release string (`uname -r`): `init_utsname()->release`, a
+    /// NUL-terminated `char[65]`.
+    fn coconut_audit_release() -> *const c_char;
+}
+
+/// A static guarded by one of the C spinlocks.
+struct Guarded<T>(UnsafeCell<T>);
+
+// SAFETY: every access goes through `with_stage` or `with_sealed`, which hold the spinlock
+// that guards the value for the whole closure, so no two threads touch it at once.
+unsafe impl<T> Sync for Guarded<T> {}
+
+/// One event waiting to be sealed (everything but `seq` and `boot`, which the chain gives it).
+#[derive(Clone, Copy)]
+struct Pending {
+    kind: u32,
+    result: i32,
+    time_ns: u64,
+    actor: u64,
+    subject: u64,
+    detail_len: u16,
+    detail: [u8; AGENT_AUDIT_DETAIL_MAX],
+}
+
+impl Pending {
+    const EMPTY: Pending = Pending {
+        kind: 0,
+        result: 0,
+        time_ns: 0,
+        actor: 0,
+        subject: 0,
+        detail_len: 0,
+        detail: [0; AGENT_AUDIT_DETAIL_MAX],
+    };
+}
+
+/// The staging ring: a FIFO of [`Pending`] events in append order, and the slots promised to
+/// callers that reserved one.
+struct Stage {
+    slots: [Pending; STAGE_SLOTS],
+    /// Index of the oldest queued event.
+    first: usize,
+    /// Queued events (`first..first + queued`, modulo the ring).
+    queued: usize,
+    /// Slots reserved and not yet committed or cancelled.
+    reserved: usize,
+    /// Appends that had to wait for a free slot.
+    waits: u64,
+    /// Events committed since boot.
+    committed: u64,
+    /// Appends refused (atomic context, a kernel caller's malformed event).
+    refused: u64,
+}
+
+static STAGE: Guarded<Stage> = Guarded(UnsafeCell::new(Stage {
+    slots: [Pending::EMPTY; STAGE_SLOTS],
+    first: 0,
+    queued: 0,
+    reserved: 0,
+    waits: 0,
+    committed: 0,
+    refused: 0,
+}));
+
+/// The chain and the arena of sealed rows.
+struct Sealed {
+    /// The running chain; `None` until the boot counter is known and rows 0 (and 1) sealed.
+    chain: Option<Chain>,
+    /// 16 random bytes naming this boot (in the `boot` row; the genesis derives from them).
+    boot_id: [u8; BOOT_ID_LEN],
+    /// Binary rows (`struct agent_audit_row_hdr` + event); row `seq` is in slot `seq % N`.
+    rows: [[u8; AGENT_AUDIT_ROW_MAX]; ARENA_SLOTS],
+    /// The oldest sequence number still in the arena.
+    oldest: u64,
+    /// The current head: the genesis, then the hash of the last sealed row.
+    head: [u8; 32],
+    /// The first sequence number the persister has not acknowledged; `None` before a
+    /// persister writes `/agent/audit/persisted`.
+    persisted: Option<u64>,
+    /// Rows evicted from the arena before any persister had acknowledged them.
+    overwritten: u64,
+    /// Whether the sealer is waiting for the persister (arena full of unpersisted rows).
+    stalled: bool,
+    /// Rows the sealer could not seal (a bug: counted and logged, never silent).
+    seal_errors: u64,
+}
+
+static SEALED: Guarded<Sealed> = Guarded(UnsafeCell::new(Sealed {
+    chain: None,
+    boot_id: [0; BOOT_ID_LEN],
+    rows: [[0; AGENT_AUDIT_ROW_MAX]; ARENA_SLOTS],
+    oldest: 0,
+    head: [0; 32],
+    persisted: None,
+    overwritten: 0,
+    stalled: false,
+    seal_errors: 0,
+}));
+
+/// Runs `f` on the staging ring under its lock.
+fn with_stage<R>(f: impl FnOnce(&mut Stage) -> R) -> R {
+    // SAFETY: the C helper takes `coconut_audit_stage_lock`; it is released below.
+    unsafe { coconut_audit_stage_lock() };
+    // SAFETY: the lock that guards `STAGE` is held until the unlock below, so this is the only
+    // reference to it; `f` cannot panic (panics abort) and does not call back in here.
+    let result = f(unsafe { &mut *STAGE.0.get() });
+    // SAFETY: taken above by this thread.
+    unsafe { coconut_audit_stage_unlock() };
+    result
+}
+
+/// Runs `f` on the chain and arena under their lock.
+fn with_sealed<R>(f: impl FnOnce(&mut Sealed) -> R) -> R {
+    // SAFETY: the C helper takes `coconut_audit_chain_lock`; it is released below.
+    unsafe { coconut_audit_chain_lock() };
+    // SAFETY: the lock that guards `SEALED` is held until the unlock below, so this is the
+    // only reference to it; `f` does not call back in here.
+    let result = f(unsafe { &mut *SEALED.0.get() });
+    // SAFETY: taken above by this thread.
+    unsafe { coconut_audit_chain_unlock() };
+    result
+}
+
+/// A `-errno` as the C side returns it.
+fn neg(errno: u32) -> c_int {
+    // Kernel errnos are below 4096.
+    -(errno as c_int)
+}
+
+/// The arena slot of `seq`.
+fn slot_of(seq: u64) -> usize {
+    // The mask keeps the value below ARENA_SLOTS, which fits usize.
+    (seq & (ARENA_SLOTS as u64 - 1)) as usize
+}
+
+// ---------------------------------------------------------------------------------------------
+// Appending
+// ---------------------------------------------------------------------------------------------
+
+/// Reserves a staging slot, waiting (killable) while the ring is full. 0, or `-EINTR` if a
+/// fatal signal ended the wait, or `-EWOULDBLOCK` when the caller may not sleep and the ring
+/// is full.
+#[no_mangle]
+pub extern "C" fn coconut_audit_reserve() -> c_int {
+    loop {
+        let taken = with_stage(|s| {
+            if s.queued.saturating_add(s.reserved) < STAGE_SLOTS {
+                s.reserved = s.reserved.saturating_add(1);
+                true
+            } else {
+                s.waits = s.waits.saturating_add(1);
+                false
+            }
+        });
+        if taken {
+            return 0;
+        }
+        // SAFETY: a plain query of the calling context.
+        if !unsafe { coconut_audit_may_sleep() } {
+            with_stage(|s| s.refused = s.refused.saturating_add(1));
+            return neg(bindings::EWOULDBLOCK);
+        }
+        // SAFETY: process context (checked above), no lock held.
+        let err = unsafe { coconut_audit_wait_space() };
+        if err != 0 {
+            return err;
+        }
+    }
+}
+
+/// Gives back a reservation that will not be committed (the caller decided not to act).
+#[no_mangle]
+pub extern "C" fn coconut_audit_cancel() {
+    with_stage(|s| s.reserved = s.reserved.saturating_sub(1));
+    // SAFETY: wakes waiters; callable in any context.
+    unsafe { coconut_audit_wake_space() };
+}
+
+/// Checks a kernel caller's event: a kind the rest of the kernel may append (not `boot` or
+/// `link`, which only the chain's start writes), AIDs in range, a valid detail.
+fn check_event(kind: u32, actor: u64, subject: u64, detail: &[u8]) -> Result<AuditKind, c_int> {
+    let kind = AuditKind::from_u32(kind).ok_or(neg(bindings::EINVAL))?;
+    if matches!(kind, AuditKind::Boot | AuditKind::Link) {
+        return Err(neg(bindings::EINVAL));
+    }
+    Aid::new(actor).map_err(|_| neg(bindings::EINVAL))?;
+    Aid::new(subject).map_err(|_| neg(bindings::EINVAL))?;
+    let text = core::str::from_utf8(detail).map_err(|_| neg(bindings::EINVAL))?;
+    check_detail(text).map_err(|_| neg(bindings::EINVAL))?;
+    Ok(kind)
+}
+
+/// Commits a reserved slot: queues the event in append order and wakes the sealer.
+///
+/// # Safety
+///
+/// The caller holds a reservation from [`coconut_audit_reserve`], and `detail` points to
+/// `detail_len` readable bytes (or `detail_len` is 0).
+#[no_mangle]
+pub unsafe extern "C" fn coconut_audit_commit(
+    kind: u32,
+    actor: u64,
+    subject: u64,
+    result: c_int,
+    detail: *const u8,
+    detail_len: usize,
+) -> c_int {
+    let bytes: &[u8] = if detail_len == 0 || detail.is_null() {
+        &[]
+    } else {
+        // SAFETY: the caller promises `detail_len` readable bytes at `detail`.
+        unsafe { core::slice::from_raw_parts(detail, detail_len) }
+    };
+    let mut pending = Pending::EMPTY;
+    let checked = check_event(kind, actor, subject, bytes).and_then(|_| {
+        let dst = pending
+            .detail
+            .get_mut(..bytes.len())
+            .ok_or(neg(bindings::EINVAL))?;
+        dst.copy_from_slice(bytes);
+        Ok(())
+    });
+    if let Err(e) = checked {
+        // A kernel caller's bug: the reservation goes back, the refusal is counted.
+        with_stage(|s| {
+            s.reserved = s.reserved.saturating_sub(1);
+            s.refused = s.refused.saturating_add(1);
+        });
+        // SAFETY: wakes waiters; callable in any context.
+        unsafe { coconut_audit_wake_space() };
+        pr_err!("refused a malformed event (kind {})\n", kind);
+        return e;
+    }
+    pending.kind = kind;
+    pending.result = result;
+    pending.actor = actor;
+    pending.subject = subject;
+    // At most AGENT_AUDIT_DETAIL_MAX (256), checked by `check_detail`.
+    pending.detail_len = bytes.len() as u16;
+    // SAFETY: a plain clock read.
+    pending.time_ns = unsafe { coconut_audit_now_ns() };
+    with_stage(|s| {
+        let at = s.first.wrapping_add(s.queued) % STAGE_SLOTS;
+        if let Some(slot) = s.slots.get_mut(at) {
+            *slot = pending;
+        }
+        s.reserved = s.reserved.saturating_sub(1);
+        // The reservation guaranteed queued + reserved < STAGE_SLOTS before this commit.
+        s.queued = s.queued.saturating_add(1).min(STAGE_SLOTS);
+        s.committed = s.committed.saturating_add(1);
+    });
+    // SAFETY: wakes the sealer kthread; callable in any context.
+    unsafe { coconut_audit_wake_sealer() };
+    0
+}
+
+/// Appends an event: [`coconut_audit_reserve`] then [`coconut_audit_commit`]. 0, or `-EINTR`
+/// (a fatal signal ended the wait for space), `-EWOULDBLOCK` (atomic context, ring full),
+/// `-EINVAL` (a malformed event: unknown or kernel-only kind, bad AID, bad detail).
+///
+/// # Safety
+///
+/// `detail` points to `detail_len` readable bytes (or `detail_len` is 0).
+#[no_mangle]
+pub unsafe extern "C" fn coconut_audit_append(
+    kind: u32,
+    actor: u64,
+    subject: u64,
+    result: c_int,
+    detail: *const u8,
+    detail_len: usize,
+) -> c_int {
+    let err = coconut_audit_reserve();
+    if err != 0 {
+        return err;
+    }
+    // SAFETY: reserved above; the caller's promise about `detail` is passed on.
+    unsafe { coconut_audit_commit(kind, actor, subject, result, detail, detail_len) }
+}
+
+/// Whether a reservation could be granted now (the condition `coconut_audit_wait_space`
+/// sleeps on).
+#[no_mangle]
+pub extern "C" fn coconut_audit_space_available() -> bool {
+    with_stage(|s| s.queued.saturating_add(s.reserved) < STAGE_SLOTS)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sealing
+// ---------------------------------------------------------------------------------------------
+
+/// Whether the arena can take the next row: a free slot, or an oldest row that may be evicted
+/// (acknowledged by the persister, or no persister registered yet).
+fn arena_room(s: &mut Sealed) -> bool {
+    let Some(chain) = s.chain.as_ref() else {
+        return false;
+    };
+    let next = chain.next_seq();
+    if next.wrapping_sub(s.oldest) < ARENA_SLOTS as u64 {
+        return true;
+    }
+    match s.persisted {
+        Some(acked) if s.oldest >= acked => {
+            s.stalled = true;
+            false
+        }
+        _ => true,
+    }
+}
+
+/// The sealer kthread's wake-up condition: the chain has started, an event is queued, and the
+/// arena has room for its row.
+#[no_mangle]
+pub extern "C" fn coconut_audit_work_pending() -> bool {
+    let queued = with_stage(|s| s.queued > 0);
+    queued && with_sealed(arena_room)
+}
+
+/// Seals `rec` as the next row: the chain step and the row written into its arena slot,
+/// evicting the oldest row when the arena is full.
+fn seal_into(s: &mut Sealed, rec: &Record<'_>) -> Result<(), ()> {
+    let Some(chain) = s.chain.as_mut() else {
+        return Err(());
+    };
+    let seq = chain.next_seq();
+    if seq.wrapping_sub(s.oldest) >= ARENA_SLOTS as u64 {
+        if s.persisted.is_none() {
+            s.overwritten = s.overwritten.saturating_add(1);
+        }
+        s.oldest = s.oldest.saturating_add(1);
+    }
+    let slot = s.rows.get_mut(slot_of(seq)).ok_or(())?;
+    let (hdr, body) = slot.split_at_mut(AGENT_AUDIT_ROW_HDR_LEN);
+    let (row, len) = chain.seal(rec, body).map_err(|_| ())?;
+    hdr.copy_from_slice(&encode_row_header(&AgentAuditRowHdr {
+        // At most 72 + 312 = 384.
+        row_len: AGENT_AUDIT_ROW_HDR_LEN.saturating_add(len) as u32,
+        reserved: 0,
+        prev: row.prev,
+        hash: row.hash,
+    }));
+    s.head = row.hash;
+    s.stalled = false;
+    Ok(())
+}
+
+/// Called by the sealer kthread when woken: seals every queued event the arena has room for,
+/// in append order. Returns the number sealed.
+#[no_mangle]
+pub extern "C" fn coconut_audit_seal_pending() -> c_long {
+    let mut sealed: c_long = 0;
+    while with_sealed(arena_room) {
+        let Some(p) = with_stage(|s| {
+            if s.queued == 0 {
+                return None;
+            }
+            let p = s.slots.get(s.first).copied();
+            s.first = s.first.wrapping_add(1) % STAGE_SLOTS;
+            s.queued = s.queued.saturating_sub(1);
+            p
+        }) else {
+            break;
+        };
+        // SAFETY: wakes the appenders waiting for a slot; callable in any context.
+        unsafe { coconut_audit_wake_space() };
+        let detail = p
+            .detail
+            .get(..usize::from(p.detail_len))
+            .and_then(|d| core::str::from_utf8(d).ok())
+            .unwrap_or("");
+        let (Some(kind), Ok(actor), Ok(subject)) = (
+            AuditKind::from_u32(p.kind),
+            Aid::new(p.actor),
+            Aid::new(p.subject),
+        ) else {
+            // Checked at commit; cannot happen.
+            with_sealed(|s| s.seal_errors = s.seal_errors.saturating_add(1));
+            continue;
+        };
+        let rec = Record {
+            kind,
+            time_ns: p.time_ns,
+            actor,
+            subject,
+            result: p.result,
+            detail,
+        };
+        if with_sealed(|s| seal_into(s, &rec)).is_err() {
+            with_sealed(|s| s.seal_errors = s.seal_errors.saturating_add(1));
+            pr_err!("could not seal an event of kind {}\n", p.kind);
+            continue;
+        }
+        sealed = sealed.saturating_add(1);
+    }
+    sealed
+}
+
+// ---------------------------------------------------------------------------------------------
+// Starting the chain: the boot row, and the link row of a continued chain
+// ---------------------------------------------------------------------------------------------
+
+/// Called once at boot by `audit.c` with 16 random bytes: remembers them as this boot's id.
+///
+/// # Safety
+///
+/// `boot_id` points to 16 readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn coconut_audit_init(boot_id: *const u8) -> c_int {
+    if coconut_blake3::hash(b"abc").first() != Some(&0x64) {
+        pr_err!("BLAKE3 self-test failed: the audit chain stays off\n");
+        return neg(bindings::ELIBBAD);
+    }
+    let mut id = [0u8; BOOT_ID_LEN];
+    // SAFETY: the caller promises 16 readable bytes.
+    id.copy_from_slice(unsafe { core::slice::from_raw_parts(boot_id, BOOT_ID_LEN) });
+    with_sealed(|s| s.boot_id = id);
+    0
+}
+
+/// The `boot` row's detail: `boot=<n> abi=<v> kernel=<release> boot_id=<32 hex> seed=none`.
+fn boot_detail(out: &mut DetailBuf, boot: u64, boot_id: &[u8; BOOT_ID_LEN]) {
+    // SAFETY: the helper returns `init_utsname()->release`, a static `char[65]`
+    // (`__NEW_UTS_LEN + 1`) that lives as long as the kernel.
+    let field = unsafe { core::slice::from_raw_parts(coconut_audit_release().cast::<u8>(), 65) };
+    // Up to its NUL (a bounded scan: `CStr::from_ptr` would bring an overflow check).
+    let len = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+    let release = field
+        .get(..len)
+        .and_then(|r| core::str::from_utf8(r).ok())
+        .unwrap_or("?");
+    let _ = write!(
+        out,
+        "boot={} abi={} kernel={} boot_id=",
+        boot, AGENT_ABI_VERSION, release
+    );
+    for b in boot_id {
+        let _ = write!(out, "{:02x}", b);
+    }
+    let _ = out.write_str(" seed=none");
+}
+
+/// Starts this boot's chain at boot counter `boot`: seals the `boot` row and, when `previous`
+/// names the previous boot's end, the `link` row. `-EBUSY` if it has started already.
+fn start(boot: u64, previous: Option<PrevBoot>) -> c_int {
+    // SAFETY: a plain clock read.
+    let now = unsafe { coconut_audit_now_ns() };
+    let started = with_sealed(|s| {
+        if s.chain.is_some() {
+            return Err(neg(bindings::EBUSY));
+        }
+        let genesis = public_genesis(&s.boot_id, boot);
+        s.chain = Some(Chain::from_genesis(genesis, boot, previous));
+        s.head = genesis;
+        s.oldest = 0;
+        let mut detail = DetailBuf::new();
+        boot_detail(&mut detail, boot, &s.boot_id);
+        let rec = Record {
+            kind: AuditKind::Boot,
+            time_ns: now,
+            actor: Aid::BOOT,
+            subject: Aid::BOOT,
+            result: 0,
+            detail: detail.as_str(),
+        };
+        seal_into(s, &rec).map_err(|()| neg(bindings::EINVAL))?;
+        if let Some(prev) = previous {
+            let mut buf = [0u8; coconut_audit::LINK_DETAIL_MAX];
+            let rec = Record {
+                kind: AuditKind::Link,
+                detail: prev.encode(&mut buf),
+                ..rec
+            };
+            seal_into(s, &rec).map_err(|()| neg(bindings::EINVAL))?;
+        }
+        Ok(())
+    });
+    match started {
+        Ok(()) => {
+            pr_info!(
+                "chain started: boot {}{}\n",
+                boot,
+                if previous.is_some() {
+                    ", linked to the previous boot"
+                } else {
+                    ""
+                }
+            );
+            // SAFETY: wakes the sealer kthread for the events queued before the start.
+            unsafe { coconut_audit_wake_sealer() };
+            0
+        }
+        Err(e) => e,
+    }
+}
+
+/// Starts the chain from the kernel command line (`coconut.audit_boot=<n>`).
+#[no_mangle]
+pub extern "C" fn coconut_audit_start_boot(boot: u64) -> c_int {
+    start(boot, None)
+}
+
+/// Splits `text` at its first space.
+fn split_word(text: &[u8]) -> (&[u8], &[u8]) {
+    match text.iter().position(|&b| b == b' ') {
+        Some(i) => (
+            text.get(..i).unwrap_or(text),
+            text.get(i.saturating_add(1)..).unwrap_or(&[]),
+        ),
+        None => (text, &[]),
+    }
+}
+
+/// Parses a canonical decimal `u64`.
+fn parse_u64(text: &[u8]) -> Option<u64> {
+    if text.is_empty() || (text.len() > 1 && text.first() == Some(&b'0')) {
+        return None;
+    }
+    text.iter().try_fold(0u64, |v, &c| {
+        let d = c.checked_sub(b'0').filter(|d| *d < 10)?;
+        v.checked_mul(10)?.checked_add(u64::from(d))
+    })
+}
+
+/// Handles a write to `/agent/audit/link`: one line `boot=<n>` (a first boot) or
+/// `boot=<n> prev_boot=<n> prev_seq=<n> prev_head=<64 hex>` (a boot continuing a persisted
+/// chain), optionally ending in `\n`. Starts the chain. Returns 0, `-EINVAL` (malformed line,
+/// or `boot` not after `prev_boot`), `-EBUSY` (already started).
+///
+/// # Safety
+///
+/// `buf` points to `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn coconut_audit_write_link(buf: *const u8, len: usize) -> c_int {
+    // SAFETY: the caller promises `len` readable bytes.
+    let text = unsafe { core::slice::from_raw_parts(buf, len) };
+    let text = text.strip_suffix(b"\n").unwrap_or(text);
+    let einval = neg(bindings::EINVAL);
+    let (first, rest) = split_word(text);
+    let Some(boot) = first.strip_prefix(b"boot=").and_then(parse_u64) else {
+        return einval;
+    };
+    let previous = if rest.is_empty() {
+        None
+    } else {
+        match core::str::from_utf8(rest).ok().and_then(PrevBoot::parse) {
+            Some(p) if p.boot < boot => Some(p),
+            _ => return einval,
+        }
+    };
+    start(boot, previous)
+}
+
+/// Handles a write to `/agent/audit/persisted`: one decimal line, the first sequence number the
+/// persister has not yet made durable. It may not go backwards nor beyond the head. Returns 0
+/// or `-EINVAL`.
+///
+/// # Safety
+///
+/// `buf` points to `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn coconut_audit_write_persisted(buf: *const u8, len: usize) -> c_int {
+    // SAFETY: the caller promises `len` readable bytes.
+    let text = unsafe { core::slice::from_raw_parts(buf, len) };
+    let text = text.strip_suffix(b"\n").unwrap_or(text);
+    let Some(upto) = parse_u64(text) else {
+        return neg(bindings::EINVAL);
+    };
+    let ok = with_sealed(|s| {
+        let next = s.chain.as_ref().map_or(0, |c| c.next_seq());
+        if upto > next || s.persisted.is_some_and(|p| upto < p) {
+            return false;
+        }
+        s.persisted = Some(upto);
+        true
+    });
+    if !ok {
+        return neg(bindings::EINVAL);
+    }
+    // SAFETY: a stalled sealer may go on.
+    unsafe { coconut_audit_wake_sealer() };
+    0
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+// ---------------------------------------------------------------------------------------------
+
+/// Copies row `seq` out of the arena into `out`; its length, or `None` if the row is not (or
+/// no longer) there.
+fn copy_row(seq: u64, out: &mut [u8; AGENT_AUDIT_ROW_MAX]) -> Option<usize> {
+    with_sealed(|s| {
+        let next = s.chain.as_ref()?.next_seq();
+        if seq < s.oldest || seq >= next {
+            return None;
+        }
+        let slot = s.rows.get(slot_of(seq))?;
+        *out = *slot;
+        let len = slot.first_chunk::<4>().map(|b| u32::from_le_bytes(*b))?;
+        usize::try_from(len).ok()
+    })
+}
+
+/// The sequence numbers the arena holds: `*oldest..*next`.
+///
+/// # Safety
+///
+/// Both pointers are valid for a `u64` write.
+#[no_mangle]
+pub unsafe extern "C" fn coconut_audit_bounds(oldest: *mut u64, next: *mut u64) {
+    let (o, n) = with_sealed(|s| (s.oldest, s.chain.as_ref().map_or(0, |c| c.next_seq())));
+    // SAFETY: the caller promises two writable `u64`s.
+    unsafe {
+        *oldest = o;
+        *next = n;
+    }
+}
+
+/// The longest `chain.log` line, its newline included: the buffer size
+/// [`coconut_audit_render`] needs.
+#[no_mangle]
+pub extern "C" fn coconut_audit_line_max() -> usize {
+    JSON_LINE_MAX
+}
+
+/// Renders row `seq` as its `chain.log` line (ending in `\n`) into `buf`; its length, `-ENOENT` if
+/// the row is not in the arena, `-ENOSPC` if `len` is below [`coconut_audit_line_max`].
+///
+/// # Safety
+///
+/// `buf` points to `len` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn coconut_audit_render(seq: u64, buf: *mut u8, len: usize) -> isize {
+    // SAFETY: the caller promises `len` writable bytes.
+    let out = unsafe { core::slice::from_raw_parts_mut(buf, len) };
+    let mut row = [0u8; AGENT_AUDIT_ROW_MAX];
+    let Some(row_len) = copy_row(seq, &mut row) else {
+        return neg(bindings::ENOENT) as isize;
+    };
+    let Some(Ok((rowref, _))) = row.get(..row_len).map(decode_row) else {
+        return neg(bindings::EIO) as isize;
+    };
+    match render_json_line(rowref, out) {
+        // At most JSON_LINE_MAX, far below isize::MAX.
+        Ok(n) => n as isize,
+        Err(_) => neg(bindings::ENOSPC) as isize,
+    }
+}
+
+/// Copies the current head (32 bytes) to `out`.
+///
+/// # Safety
+///
+/// `out` points to 32 writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn coconut_audit_head(out: *mut u8) {
+    let head = with_sealed(|s| s.head);
+    // SAFETY: the caller promises 32 writable bytes.
+    unsafe { core::ptr::copy_nonoverlapping(head.as_ptr(), out, head.len()) };
+}
+
+/// A `core::fmt::Write` over a byte buffer that drops what does not fit.
+struct Text<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl Write for Text<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.len.saturating_add(s.len());
+        match self.buf.get_mut(self.len..end) {
+            Some(dst) => {
+                dst.copy_from_slice(s.as_bytes());
+                self.len = end;
+                Ok(())
+            }
+            None => Err(core::fmt::Error),
+        }
+    }
+}
+
+/// Renders `/agent/audit/stats` into `buf`: `key=value` lines. Returns the length, or
+/// `-ENOSPC`.
+///
+/// # Safety
+///
+/// `buf` points to `len` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn coconut_audit_stats(buf: *mut u8, len: usize) -> isize {
+    // SAFETY: the caller promises `len` writable bytes.
+    let buf = unsafe { core::slice::from_raw_parts_mut(buf, len) };
+    let (committed, queued, reserved, waits, refused) =
+        with_stage(|s| (s.committed, s.queued, s.reserved, s.waits, s.refused));
+    let (started, boot, next, oldest, persisted, overwritten, stalled, seal_errors) =
+        with_sealed(|s| {
+            (
+                s.chain.is_some(),
+                s.chain.as_ref().map_or(0, |c| c.boot()),
+                s.chain.as_ref().map_or(0, |c| c.next_seq()),
+                s.oldest,
+                s.persisted,
+                s.overwritten,
+                s.stalled,
+                s.seal_errors,
+            )
+        });
+    let unpersisted = next.saturating_sub(persisted.unwrap_or(0));
+    let mut t = Text { buf, len: 0 };
+    let written = write!(
+        t,
+        "started={}\nboot={}\nsealed={}\nappended={}\nqueued={}\nreserved={}\nwaits={}\n\
+         refused={}\nseal_errors={}\narena_rows={}\narena_capacity={}\noldest_seq={}\n\
+         persister={}\nunpersisted={}\nstalled={}\noverwritten_unpersisted={}\nlost=0\n",
+        u8::from(started),
+        boot,
+        next,
+        committed,
+        queued,
+        reserved,
+        waits,
+        refused,
+        seal_errors,
+        next.saturating_sub(oldest),
+        ARENA_SLOTS,
+        oldest,
+        u8::from(persisted.is_some()),
+        unpersisted,
+        u8::from(stalled),
+        overwritten,
+    );
+    match written {
+        Ok(()) => t.len as isize,
+        Err(_) => neg(bindings::ENOSPC) as isize,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// agent_audit_query (478): the kernel part, after coconut_abi's pure checks
+// ---------------------------------------------------------------------------------------------
+
+/// Reads a little-endian `u64` at `at`.
+fn le_u64(bytes: &[u8], at: usize) -> Option<u64> {
+    bytes
+        .get(at..)?
+        .first_chunk::<8>()
+        .map(|b| u64::from_le_bytes(*b))
+}
+
+/// Serves `agent_audit_query` from the arena, after `coconut_abi::validate_audit_query`: rows
+/// `from_seq..=to_seq` (`to_seq` 0: to the head) whose kind bit is in `kinds` (0: all) and
+/// whose subject matches `aid` (`AID_ANY`; `AID_SELF`: the caller's agent; with `subtree`: it
+/// and its descendants), written as whole rows into the user buffer `ubuf` of `bufsize` bytes.
+/// `caller` is the caller's agent, `read_all` whether it may read every row. Returns the bytes
+/// written and stores the row count in `*rows`; or `-ESRCH` (an `aid` that names no agent the
+/// caller sees), `-ERANGE` (the first matching row is longer than `bufsize`), `-EFAULT` (`ubuf`
+/// not writable).
+///
+/// # Safety
+///
+/// `rows` is valid for a `u64` write.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn coconut_audit_query(
+    from_seq: u64,
+    to_seq: u64,
+    aid: u64,
+    kinds: u64,
+    subtree: bool,
+    caller: u64,
+    read_all: bool,
+    ubuf: c_ulong,
+    bufsize: usize,
+    rows: *mut u64,
+) -> c_long {
+    let (result, count) = match query(from_seq, to_seq, aid, kinds, subtree, caller, read_all, ubuf, bufsize) {
+        Ok((bytes, count)) => (bytes as c_long, count),
+        Err(errno) => (c_long::from(neg(errno)), 0),
+    };
+    // SAFETY: the caller promises a writable `u64`.
+    unsafe { *rows = count };
+    result
+}
+
+/// The body of [`coconut_audit_query`]: `(bytes, rows)` or a positive errno.
+#[allow(clippy::too_many_arguments)]
+fn query(
+    from_seq: u64,
+    to_seq: u64,
+    aid: u64,
+    kinds: u64,
+    subtree: bool,
+    caller: u64,
+    read_all: bool,
+    ubuf: c_ulong,
+    bufsize: usize,
+) -> Result<(usize, u64), u32> {
+    // Until spawned agents exist the only agent is a:00000, the ancestor of every agent.
+    let target = match aid {
+        AID_ANY => None,
+        AID_SELF => Some(caller),
+        0 => Some(0),
+        _ => return Err(bindings::ESRCH),
+    };
+    let ubuf = usize::try_from(ubuf).map_err(|_| bindings::EFAULT)?;
+    let (oldest, next) =
+        with_sealed(|s| (s.oldest, s.chain.as_ref().map_or(0, |c| c.next_seq())));
+    let last = if to_seq == 0 {
+        next
+    } else {
+        to_seq.saturating_add(1).min(next)
+    };
+    let mut writer = UserSlice::new(ubuf, bufsize).writer();
+    let (mut bytes_out, mut rows_out) = (0usize, 0u64);
+    let mut row = [0u8; AGENT_AUDIT_ROW_MAX];
+    let mut seq = from_seq.max(oldest);
+    while seq < last {
+        let this = seq;
+        seq = seq.saturating_add(1);
+        let Some(len) = copy_row(this, &mut row) else {
+            // Evicted since the bounds were read: the seq fields show the gap.
+            continue;
+        };
+        let Some(bytes) = row.get(..len) else {
+            continue;
+        };
+        let kind = bytes
+            .get(AGENT_AUDIT_ROW_HDR_LEN.saturating_add(AUDIT_OFF_KIND)..)
+            .and_then(|b| b.first_chunk::<4>())
+            .map_or(0, |b| u32::from_le_bytes(*b));
+        let subject = le_u64(bytes, AGENT_AUDIT_ROW_HDR_LEN.saturating_add(AUDIT_OFF_SUBJECT))
+            .unwrap_or(u64::MAX);
+        if kinds != 0 && kinds & 1u64.checked_shl(kind).unwrap_or(0) == 0 {
+            continue;
+        }
+        // Visibility: every row is a:00000's or a descendant's, and only `read_all` sees
+        // them until agents with rows of their own exist.
+        if !read_all {
+            continue;
+        }
+        if let Some(t) = target {
+            if !(subtree && t == 0) && subject != t {
+                continue;
+            }
+        }
+        if bufsize.saturating_sub(bytes_out) < len {
+            if rows_out == 0 {
+                return Err(bindings::ERANGE);
+            }
+            break;
+        }
+        writer.write_slice(bytes).map_err(|_| bindings::EFAULT)?;
+        bytes_out = bytes_out.saturating_add(len);
+        rows_out = rows_out.saturating_add(1);
+    }
+    Ok((bytes_out, rows_out))
+}

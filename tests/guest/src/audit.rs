@@ -1,0 +1,602 @@
+//! The audit chain in the kernel (`kernel/audit/coconut`): agentfs's `audit/` files, the start
+//! of the chain by `/agent/audit/link`, every audited call sealed in order with correct hashes,
+//! appends from every CPU and a flood losing nothing, `agent_audit_query`'s filters, limits and
+//! permissions, and the persister's acknowledgements.
+//!
+//! These run first: `audit::link_starts_the_chain` starts the chain the later tests (and the
+//! syscall tests after them) append to; [`final_tests`] run last.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use coconut_abi::{
+    AgentAuditFilter, AuditKind, Syscall, AGENT_AUDIT_ROW_MIN, AGENT_AUDIT_SUBTREE, AID_ANY,
+    AID_MAX, AID_SELF,
+};
+use coconut_audit::{public_genesis, Verifier, BOOT_ID_LEN};
+use libcoconut::audit::{AuditRow, ChainLogLine};
+use libcoconut::{sys, Error};
+
+use crate::Test;
+
+/// Where the test initramfs's `/init` mounts agentfs.
+const AUDIT_DIR: &str = "/agent/audit";
+/// The boot counter the runner starts the chain at.
+const BOOT: u64 = 7;
+
+/// Tests of the audit chain, in the order they must run.
+pub fn tests() -> Vec<Test> {
+    vec![
+        Test::new("audit::agentfs_has_the_audit_files", agentfs_files),
+        Test::new("audit::link_starts_the_chain", link_starts_the_chain),
+        Test::new("audit::boot_row_has_the_public_genesis", boot_row_genesis),
+        Test::new("audit::calls_are_sealed_in_order", calls_sealed_in_order),
+        Test::new("audit::chain_log_verifies_against_head", chain_log_verifies),
+        Test::new("audit::query_filters_and_limits", query_filters),
+        Test::new("audit::unprivileged_callers_see_nothing", unprivileged),
+        Test::new("audit::appends_from_every_cpu_lose_nothing", every_cpu),
+        Test::new("audit::a_flood_waits_and_loses_nothing", flood),
+    ]
+}
+
+/// Tests that must run after every other test: once a persister has acknowledged rows, the
+/// kernel keeps every unacknowledged row, so later appends would wait for a persister the
+/// runner does not have.
+pub fn final_tests() -> Vec<Test> {
+    vec![Test::new("audit::persisted_acknowledgements", persisted)]
+}
+
+fn path(name: &str) -> String {
+    format!("{AUDIT_DIR}/{name}")
+}
+
+/// Writes `text` to an agentfs file in one write; the errno on failure.
+fn write_file(name: &str, text: &str) -> Result<(), i32> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path(name))
+        .map_err(|e| e.raw_os_error().unwrap_or(0))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| e.raw_os_error().unwrap_or(0))
+}
+
+/// `/agent/audit/stats`, parsed.
+type Stats = BTreeMap<String, u64>;
+
+/// `/agent/audit/stats` as a map.
+fn stats() -> Result<Stats, String> {
+    let text = std::fs::read_to_string(path("stats")).map_err(|e| format!("stats: {e}"))?;
+    let mut map = BTreeMap::new();
+    for line in text.lines() {
+        let (k, v) = line
+            .split_once('=')
+            .ok_or_else(|| format!("stats line `{line}` is not key=value"))?;
+        let v = v
+            .parse()
+            .map_err(|_| format!("stats line `{line}`: not a number"))?;
+        map.insert(k.to_string(), v);
+    }
+    Ok(map)
+}
+
+fn stat(map: &Stats, key: &str) -> Result<u64, String> {
+    map.get(key)
+        .copied()
+        .ok_or_else(|| format!("stats has no `{key}`"))
+}
+
+/// Waits until the sealer has sealed everything appended (`queued=0`, `reserved=0`), for at
+/// most 60 s (TCG is slow); returns the stats then.
+fn settle() -> Result<Stats, String> {
+    let start = Instant::now();
+    loop {
+        let s = stats()?;
+        if stat(&s, "queued")? == 0 && stat(&s, "reserved")? == 0 {
+            return Ok(s);
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            return Err(format!("the sealer did not catch up in 60 s: {s:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The head file: 32 bytes.
+fn head() -> Result<[u8; 32], String> {
+    let mut f = std::fs::File::open(path("head")).map_err(|e| format!("head: {e}"))?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf).map_err(|e| format!("head: {e}"))?;
+    <[u8; 32]>::try_from(buf.as_slice())
+        .map_err(|_| format!("head is {} bytes, want 32", buf.len()))
+}
+
+/// Every row of `filter`'s range (`to_seq` must be set: each query seals an `audit_query` row
+/// of its own, so an open range would never end), querying again from the last seq + 1 until
+/// the range is done.
+fn query_all(filter: AgentAuditFilter) -> Result<Vec<AuditRow>, String> {
+    assert!(filter.to_seq != 0, "query_all needs a closed range");
+    let mut out: Vec<AuditRow> = Vec::new();
+    let mut f = filter;
+    loop {
+        let rows = sys::audit_query(&f, 64 * 1024).map_err(|e| format!("audit_query: {e}"))?;
+        let Some(last) = rows.last() else {
+            return Ok(out);
+        };
+        f.from_seq = last.header.seq + 1;
+        out.extend(rows);
+        if f.from_seq > f.to_seq {
+            return Ok(out);
+        }
+    }
+}
+
+/// Every kind, every subject, `from..=to`.
+fn range(from_seq: u64, to_seq: u64) -> AgentAuditFilter {
+    AgentAuditFilter {
+        from_seq,
+        to_seq,
+        aid: AID_ANY,
+        ..Default::default()
+    }
+}
+
+/// Every kind, every subject, `from..` (for single queries).
+fn all_from(from_seq: u64) -> AgentAuditFilter {
+    range(from_seq, 0)
+}
+
+/// Rows of one chain segment link up: each `prev` is the previous `hash`, seqs consecutive.
+fn contiguous(rows: &[AuditRow]) -> Result<(), String> {
+    for pair in rows.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if b.header.seq != a.header.seq + 1 {
+            return Err(format!("seq {} follows seq {}", b.header.seq, a.header.seq));
+        }
+        if b.prev != a.hash {
+            return Err(format!(
+                "row {}'s prev is not row {}'s hash",
+                b.header.seq, a.header.seq
+            ));
+        }
+    }
+    let mut v = Verifier::new().allow_gaps();
+    for r in rows {
+        v.push(r.as_row_ref())
+            .map_err(|e| format!("row {} does not verify: {e:?}", r.header.seq))?;
+    }
+    Ok(())
+}
+
+/// One invalid `agent_spawn` (an empty manifest): `EINVAL`, and a `spawn` row with result
+/// -EINVAL.
+fn bad_spawn() -> Result<(), String> {
+    match sys::spawn(&[], &[], None, 0) {
+        Err(Error::InvalidArgument { .. }) => Ok(()),
+        other => Err(format!("spawn(empty): {other:?}")),
+    }
+}
+
+fn agentfs_files() -> Result<(), String> {
+    for name in ["chain.log", "head", "stats", "link", "persisted"] {
+        std::fs::metadata(path(name)).map_err(|e| format!("{}: {e}", path(name)))?;
+    }
+    let s = stats()?;
+    if stat(&s, "started")? != 0 {
+        return Err("the chain started before /agent/audit/link was written".into());
+    }
+    if stat(&s, "lost")? != 0 {
+        return Err("stats says lost != 0".into());
+    }
+    Ok(())
+}
+
+fn link_starts_the_chain() -> Result<(), String> {
+    for bad in [
+        "boot=",
+        "boot=01",
+        "boot=x",
+        "boot=7 prev_boot=9 prev_seq=1 prev_head=00",
+        "boot=7 trailing",
+    ] {
+        if write_file("link", bad) != Err(libc::EINVAL) {
+            return Err(format!("link `{bad}` was not refused with EINVAL"));
+        }
+    }
+    if stat(&stats()?, "started")? != 0 {
+        return Err("a malformed link line started the chain".into());
+    }
+    write_file("link", &format!("boot={BOOT}\n")).map_err(|e| format!("link: errno {e}"))?;
+    if write_file("link", &format!("boot={}\n", BOOT + 1)) != Err(libc::EBUSY) {
+        return Err("a second link write was not refused with EBUSY".into());
+    }
+    let s = settle()?;
+    if stat(&s, "started")? != 1 || stat(&s, "boot")? != BOOT {
+        return Err(format!("after the link: {s:?}"));
+    }
+    Ok(())
+}
+
+fn boot_row_genesis() -> Result<(), String> {
+    let rows = sys::audit_query(
+        &AgentAuditFilter {
+            to_seq: 0,
+            aid: AID_ANY,
+            kinds: AuditKind::Boot.filter_bit(),
+            ..Default::default()
+        },
+        4096,
+    )
+    .map_err(|e| format!("audit_query: {e}"))?;
+    let [boot] = rows.as_slice() else {
+        return Err(format!("{} boot rows, want 1", rows.len()));
+    };
+    if boot.header.seq != 0 || boot.header.boot != BOOT {
+        return Err(format!(
+            "boot row at seq {} boot {}",
+            boot.header.seq, boot.header.boot
+        ));
+    }
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let want_start = format!("boot={BOOT} abi=1 kernel={} boot_id=", release.trim());
+    let id_hex = boot
+        .detail
+        .strip_prefix(&want_start)
+        .and_then(|rest| rest.strip_suffix(" seed=none"))
+        .ok_or_else(|| format!("boot detail `{}`", boot.detail))?;
+    let mut id = [0u8; BOOT_ID_LEN];
+    if id_hex.len() != 2 * BOOT_ID_LEN {
+        return Err(format!("boot_id `{id_hex}`"));
+    }
+    for (i, b) in id.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&id_hex[2 * i..2 * i + 2], 16)
+            .map_err(|_| format!("boot_id `{id_hex}`"))?;
+    }
+    if boot.prev != public_genesis(&id, BOOT) {
+        return Err("the boot row's prev is not the public genesis of its boot_id".into());
+    }
+    Ok(())
+}
+
+fn calls_sealed_in_order() -> Result<(), String> {
+    let before = settle()?;
+    let from = stat(&before, "sealed")?;
+    const N: u64 = 50;
+    for _ in 0..N {
+        bad_spawn()?;
+    }
+    // A presence check is not audited; an ABI version probe neither.
+    let _ = sys::cap_present(
+        coconut_abi::AidTarget::SelfAgent,
+        &libcoconut::Capability::unscoped(coconut_abi::CapId::AgentSpawn),
+    );
+    let _ = sys::abi_version();
+    let after = settle()?;
+    let sealed = stat(&after, "sealed")? - from;
+    if sealed != N {
+        return Err(format!("{N} audited calls sealed {sealed} rows"));
+    }
+    let rows = query_all(range(from, from + N - 1))?;
+    if rows.len() as u64 != N {
+        return Err(format!(
+            "query from {from} returned {} rows, want {N}",
+            rows.len()
+        ));
+    }
+    for (i, r) in rows.iter().enumerate() {
+        let ok = r.header.seq == from + i as u64
+            && r.header.kind == AuditKind::Spawn
+            && r.header.result == -libc::EINVAL
+            && r.header.actor == 0
+            && r.detail.is_empty();
+        if !ok {
+            return Err(format!("row {i}: {:?} `{}`", r.header, r.detail));
+        }
+    }
+    contiguous(&rows)
+}
+
+fn chain_log_verifies() -> Result<(), String> {
+    let text = std::fs::read_to_string(path("chain.log")).map_err(|e| format!("chain.log: {e}"))?;
+    let head_before = head()?;
+    let mut v = Verifier::new();
+    let mut last_hash = None;
+    let mut count = 0u64;
+    for (i, line) in text.lines().enumerate() {
+        let parsed = ChainLogLine::parse(line).map_err(|e| format!("line {}: {e}", i + 1))?;
+        let row = parsed
+            .to_row()
+            .map_err(|e| format!("line {}: {e}", i + 1))?;
+        v.push(row.as_row_ref())
+            .map_err(|e| format!("line {} (seq {}): {e:?}", i + 1, row.header.seq))?;
+        last_hash = Some(row.hash);
+        count += 1;
+    }
+    if count == 0 {
+        return Err("chain.log is empty".into());
+    }
+    // Rows sealed after the read (none should be: nothing appends meanwhile) would move the
+    // head; the file's last hash is the head read after it.
+    let head_after = head()?;
+    if last_hash != Some(head_after) || head_before != head_after {
+        return Err("chain.log's last hash is not /agent/audit/head".into());
+    }
+    v.finish(Some(&head_after))
+        .map_err(|e| format!("finish: {e:?}"))?;
+    // The same rows through the syscall render to the same lines.
+    let rows = query_all(range(0, count - 1))?;
+    let lines: Vec<&str> = text.lines().collect();
+    if rows.len() < lines.len() {
+        return Err(format!(
+            "query has {} rows, chain.log {} lines",
+            rows.len(),
+            lines.len()
+        ));
+    }
+    for (row, line) in rows.iter().zip(&lines) {
+        let rendered = row.to_json().map_err(|e| format!("render: {e}"))?;
+        if rendered != *line {
+            return Err(format!(
+                "seq {}: query renders `{rendered}`, chain.log has `{line}`",
+                row.header.seq
+            ));
+        }
+    }
+    // Reading from an offset inside the file gives the rest of it (seq_file positions).
+    let mut f = std::fs::File::open(path("chain.log")).map_err(|e| format!("chain.log: {e}"))?;
+    let first_len = lines[0].len() + 1;
+    use std::io::Seek;
+    f.seek(std::io::SeekFrom::Start(first_len as u64))
+        .map_err(|e| format!("seek: {e}"))?;
+    let mut rest = String::new();
+    f.read_to_string(&mut rest)
+        .map_err(|e| format!("read: {e}"))?;
+    if !text[first_len..].starts_with(&rest[..rest.len().min(text.len() - first_len)])
+        || rest.is_empty()
+    {
+        return Err("reading chain.log from the second line's offset did not give the rest".into());
+    }
+    Ok(())
+}
+
+fn query_filters() -> Result<(), String> {
+    let call = Syscall::AgentAuditQuery;
+    // Kinds: only audit_query rows (the queries just made).
+    let next = stat(&settle()?, "sealed")?;
+    let rows = query_all(AgentAuditFilter {
+        to_seq: next - 1,
+        aid: AID_ANY,
+        kinds: AuditKind::AuditQuery.filter_bit(),
+        ..Default::default()
+    })?;
+    if rows.is_empty() || rows.iter().any(|r| r.header.kind != AuditKind::AuditQuery) {
+        return Err(format!(
+            "kinds=audit_query returned {} rows, some of another kind",
+            rows.len()
+        ));
+    }
+    let detail = &rows[0].detail;
+    if !detail.starts_with("from=") || !detail.contains(" rows=") {
+        return Err(format!("audit_query detail `{detail}`"));
+    }
+    // A range: exactly from..=to.
+    let ranged = sys::audit_query(
+        &AgentAuditFilter {
+            from_seq: 1,
+            to_seq: 3,
+            aid: AID_ANY,
+            ..Default::default()
+        },
+        4096,
+    )
+    .map_err(|e| format!("range: {e}"))?;
+    let seqs: Vec<u64> = ranged.iter().map(|r| r.header.seq).collect();
+    if seqs != [1, 2, 3] {
+        return Err(format!("from 1 to 3 returned seqs {seqs:?}"));
+    }
+    // SELF and SUBTREE of a:00000 see a:00000's rows (every row today).
+    for (what, aid, flags) in [
+        ("self", AID_SELF, 0),
+        ("subtree of a:00000", 0, AGENT_AUDIT_SUBTREE),
+    ] {
+        let rows = sys::audit_query(
+            &AgentAuditFilter {
+                from_seq: 0,
+                to_seq: 2,
+                aid,
+                flags,
+                ..Default::default()
+            },
+            4096,
+        )
+        .map_err(|e| format!("{what}: {e}"))?;
+        if rows.len() != 3 {
+            return Err(format!("{what}: {} rows of 0..=2, want 3", rows.len()));
+        }
+    }
+    // An AID naming no agent: ESRCH.
+    let none = sys::audit_query(
+        &AgentAuditFilter {
+            aid: AID_MAX,
+            ..Default::default()
+        },
+        4096,
+    );
+    if !matches!(none, Err(Error::NoSuchAgent { .. })) {
+        return Err(format!("aid AID_MAX: {none:?}, want ESRCH"));
+    }
+    // A buffer smaller than the first matching row: ERANGE (the boot row is > 128 bytes).
+    let small = sys::audit_query(&all_from(0), AGENT_AUDIT_ROW_MIN);
+    if !matches!(small, Err(Error::BufferTooSmall { .. })) {
+        return Err(format!("bufsize 128: {small:?}, want ERANGE"));
+    }
+    // A buffer that holds some rows: whole rows only, never a split one.
+    let some = sys::audit_query(&all_from(0), 700).map_err(|e| format!("700 bytes: {e}"))?;
+    let bytes: usize = some.iter().map(|r| 72 + r.event.len()).sum();
+    if some.is_empty() || bytes > 700 {
+        return Err(format!(
+            "700-byte buffer: {} rows, {bytes} bytes",
+            some.len()
+        ));
+    }
+    // An unmapped buffer: EFAULT, nothing else changes.
+    let filter = all_from(0);
+    // SAFETY: the kernel writes to `buf` only through its uaccess checks; the address is
+    // unmapped, which is the point.
+    let r = unsafe {
+        sys::raw_syscall(
+            call,
+            [
+                &filter as *const AgentAuditFilter as u64,
+                std::mem::size_of::<AgentAuditFilter>() as u64,
+                8,
+                4096,
+                0,
+            ],
+        )
+    };
+    if !matches!(r, Err(Error::BadAddress { .. })) {
+        return Err(format!("buf at address 8: {r:?}, want EFAULT"));
+    }
+    Ok(())
+}
+
+fn unprivileged() -> Result<(), String> {
+    // SAFETY: fork in a single-threaded moment of the runner (no other test thread runs);
+    // the child only makes system calls and exits.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err("fork failed".into());
+    }
+    if pid == 0 {
+        // SAFETY: plain system calls in the child.
+        let code = unsafe {
+            if libc::setgid(65534) != 0 || libc::setuid(65534) != 0 {
+                10
+            } else {
+                let rows = sys::audit_query(&all_from(0), 4096);
+                let open = std::fs::File::open(path("chain.log"));
+                let link = write_file("link", "boot=9\n");
+                match (rows, open, link) {
+                    (Ok(r), Err(e), Err(_))
+                        if r.is_empty() && e.raw_os_error() == Some(libc::EACCES) =>
+                    {
+                        0
+                    }
+                    (Ok(r), _, _) if !r.is_empty() => 11,
+                    (Err(_), _, _) => 12,
+                    (_, Ok(_), _) => 13,
+                    _ => 14,
+                }
+            }
+        };
+        // SAFETY: leaves the child without running the parent's destructors.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child forked above.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    match libc::WEXITSTATUS(status) {
+        0 => Ok(()),
+        10 => Err("setuid(65534) failed".into()),
+        11 => Err("an unprivileged query returned rows".into()),
+        12 => Err("an unprivileged query failed instead of returning no rows".into()),
+        13 => Err("an unprivileged task opened chain.log".into()),
+        n => Err(format!(
+            "unprivileged child exited {n} (link write accepted?)"
+        )),
+    }
+}
+
+/// `threads` threads make `each` bad spawns; every one is sealed, each thread's rows in its own
+/// order, the chain contiguous.
+fn storm(threads: usize, each: u64) -> Result<(Stats, Stats), String> {
+    let before = settle()?;
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            std::thread::spawn(move || {
+                for _ in 0..each {
+                    bad_spawn()?;
+                }
+                Ok::<(), String>(())
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join()
+            .map_err(|_| "a storm thread panicked".to_string())??;
+    }
+    let after = settle()?;
+    let total = threads as u64 * each;
+    for key in ["sealed", "appended"] {
+        let delta = stat(&after, key)? - stat(&before, key)?;
+        if delta != total {
+            return Err(format!(
+                "{total} calls from {threads} threads: {key} grew by {delta}"
+            ));
+        }
+    }
+    if stat(&after, "refused")? != 0 || stat(&after, "seal_errors")? != 0 {
+        return Err(format!("refused or seal errors: {after:?}"));
+    }
+    Ok((before, after))
+}
+
+fn every_cpu() -> Result<(), String> {
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (before, _) = storm(2 * cpus, 500)?;
+    let want = 2 * cpus as u64 * 500;
+    let from = stat(&before, "sealed")?;
+    let rows = query_all(range(from, from + want - 1))?;
+    if rows.len() as u64 != want {
+        return Err(format!("query returned {} of {want} rows", rows.len()));
+    }
+    contiguous(&rows)
+}
+
+fn flood() -> Result<(), String> {
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (before, after) = storm(cpus, 6000)?;
+    let waits = stat(&after, "waits")? - stat(&before, "waits")?;
+    if waits == 0 {
+        return Err(format!(
+            "{} calls never found the 1024-slot staging ring full: no back-pressure shown",
+            cpus * 6000
+        ));
+    }
+    // The arena (8192 rows) keeps the newest rows; they still chain up to the head (read
+    // before the queries below, which seal rows of their own).
+    let head = head()?;
+    let (oldest, next) = (stat(&after, "oldest_seq")?, stat(&after, "sealed")?);
+    let rows = query_all(range(oldest, next - 1))?;
+    if rows.len() as u64 != next - oldest {
+        return Err(format!(
+            "the arena holds {} rows of {oldest}..{next}",
+            rows.len()
+        ));
+    }
+    contiguous(&rows)?;
+    if rows.last().map(|r| r.hash) != Some(head) {
+        return Err("the newest row's hash is not the head".into());
+    }
+    Ok(())
+}
+
+fn persisted() -> Result<(), String> {
+    let s = settle()?;
+    let next = stat(&s, "sealed")?;
+    for bad in ["x", "01", &format!("{}", next + 1000)] {
+        if write_file("persisted", bad) != Err(libc::EINVAL) {
+            return Err(format!("persisted `{bad}` was not refused with EINVAL"));
+        }
+    }
+    write_file("persisted", &format!("{next}\n")).map_err(|e| format!("persisted: errno {e}"))?;
+    if write_file("persisted", &format!("{}\n", next - 1)) != Err(libc::EINVAL) {
+        return Err("persisted went backwards".into());
+    }
+    let s = stats()?;
+    if stat(&s, "persister")? != 1 || stat(&s, "unpersisted")? > 1 {
+        return Err(format!("after acknowledging {next}: {s:?}"));
+    }
+    Ok(())
+}
