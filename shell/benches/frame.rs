@@ -31,7 +31,7 @@ fn fixture(windows: usize) -> (Fixture, Vec<common::TestWindow>) {
     f.roundtrip_all();
     for (i, w) in ws.iter().enumerate() {
         let (wd, ht) = f.client(c).size_of(w).unwrap();
-        let colour = 0xff00_0000 | (i as u32 * 0x0004_0813 & 0x00ff_ffff);
+        let colour = 0xff00_0000 | ((i as u32 * 0x0004_0813) & 0x00ff_ffff);
         f.client(c).draw(&w.surface, wd.max(1), ht.max(1), colour);
     }
     f.roundtrip_all();

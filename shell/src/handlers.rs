@@ -73,6 +73,11 @@ impl CompositorHandler for Shell {
         self.popups.commit(surface);
 
         if let Some(i) = self.managed(surface) {
+            if self.windows[i].mapped && !has_buffer(surface) {
+                // A null buffer unmaps the toplevel; its next commit starts over (xdg-shell).
+                self.toplevel_unmapped(i);
+                return;
+            }
             let initial_sent = self.windows[i]
                 .window
                 .toplevel()

@@ -427,18 +427,41 @@ impl Shell {
         let m = self.windows.remove(i);
         self.space.unmap_elem(&m.window);
         self.relayout();
+        self.refocus_if(surface);
+    }
+
+    /// A mapped toplevel attached a null buffer: it leaves the layout until it maps again,
+    /// after a new initial commit and configure.
+    pub(crate) fn toplevel_unmapped(&mut self, i: usize) {
+        let m = &mut self.windows[i];
+        m.mapped = false;
+        m.configured = false;
+        let window = m.window.clone();
+        if let Some(toplevel) = window.toplevel() {
+            toplevel.reset_initial_configure_sent();
+        }
+        self.space.unmap_elem(&window);
+        self.relayout();
+        if let Some(surface) = window.toplevel().map(|t| t.wl_surface().clone()) {
+            self.refocus_if(&surface);
+        }
+    }
+
+    /// If `surface` had the keyboard focus (or nothing has), gives it to the newest mapped
+    /// window.
+    fn refocus_if(&mut self, surface: &WlSurface) {
         let next = self
             .windows
             .iter()
             .rev()
             .find(|m| m.mapped)
             .map(|m| m.window.clone());
-        let focused = self
+        let focused_elsewhere = self
             .seat
             .get_keyboard()
             .and_then(|k| k.current_focus())
             .is_some_and(|f| &f != surface);
-        if !focused {
+        if !focused_elsewhere {
             self.focus(next.as_ref());
         }
     }

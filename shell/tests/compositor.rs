@@ -339,3 +339,39 @@ fn an_idle_frame_renders_nothing() {
         "a new buffer damages"
     );
 }
+
+#[test]
+fn a_null_buffer_unmaps_a_toplevel_until_it_maps_again() {
+    let mut f = Fixture::new();
+    let c = f.add_client();
+    let one = f.client(c).toplevel("one");
+    let two = f.client(c).toplevel("two");
+    f.roundtrip_all();
+    f.client(c).draw(&one.surface, 640, 772, RED);
+    f.client(c).draw(&two.surface, 640, 772, BLUE);
+    f.roundtrip_all();
+    assert_eq!(f.client(c).seen.keyboard_focus, Some(two.surface.id()));
+
+    two.surface.attach(None, 0, 0);
+    two.surface.commit();
+    f.roundtrip_all();
+    assert_eq!(
+        f.client(c).size_of(&one),
+        Some(AREA),
+        "the remaining window fills the area"
+    );
+    assert_eq!(f.client(c).seen.keyboard_focus, Some(one.surface.id()));
+    f.client(c).draw(&one.surface, AREA.0, AREA.1, RED);
+    f.roundtrip_all();
+    assert_eq!(f.render().pixel(960, 400), Some(RED_PX));
+
+    // The new initial commit gets a configure and a tile again.
+    two.surface.commit();
+    f.roundtrip_all();
+    assert_eq!(f.client(c).size_of(&two), Some((640, 772)));
+    f.client(c).draw(&one.surface, 640, 772, RED);
+    f.client(c).draw(&two.surface, 640, 772, BLUE);
+    f.roundtrip_all();
+    assert_eq!(f.client(c).seen.keyboard_focus, Some(two.surface.id()));
+    assert_eq!(f.render().pixel(960, 400), Some(BLUE_PX));
+}
