@@ -5,10 +5,8 @@
 //! when something changed). Not built yet, with a clear error: `winit` (nested) and `drm`
 //! (udev + DRM/KMS + libinput + libseat) — see docs/shell.md.
 
-use std::path::Path;
-use std::time::Duration;
-
 use anyhow::{bail, Result};
+use std::path::Path;
 
 use crate::headless::Headless;
 use crate::state::{Compositor, Config};
@@ -52,8 +50,10 @@ pub fn run_headless(config: Config, screenshot: Option<&Path>) -> Result<()> {
     }
     let socket = compositor.listen()?;
     eprintln!("coconut-shell (headless) listening on WAYLAND_DISPLAY={socket}");
+    // Block until a client or the panel's one-second tick has something: an idle shell
+    // wakes once a second and renders nothing.
     loop {
-        compositor.dispatch(Some(Duration::from_millis(16)))?;
+        compositor.dispatch(None)?;
         if compositor.shell.needs_redraw {
             headless.render(&mut compositor.shell)?;
         }
