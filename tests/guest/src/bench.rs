@@ -135,9 +135,99 @@ pub fn run() -> i32 {
             },
         ),
     ];
+    let mut figures = figures.to_vec();
+    match audit_figures() {
+        Ok(more) => figures.extend(more),
+        Err(why) => println!("{}", bench_error_line(&format!("audit benchmarks: {why}"))),
+    }
     for figure in &figures {
         println!("{}", figure.line());
     }
     println!("{BENCH_DONE}");
     i32::from(figures.iter().any(|f| f.unexpected > 0))
+}
+
+/// `/agent/audit/stats`'s `key`.
+fn audit_stat(key: &str) -> Result<u64, String> {
+    let text = std::fs::read_to_string("/agent/audit/stats").map_err(|e| format!("stats: {e}"))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("stats has no `{key}`"))
+}
+
+/// The audit chain's figures, measured in this boot:
+/// - `audit_append_spawn_null`: one audited call from one thread (an `agent_spawn` failing its
+///   first check, `EFAULT`): the syscall, a staging reservation and a commit; next to
+///   `agent_cap_present` (unaudited, the same early exit) it is what auditing adds to a call;
+/// - `audit_sealed_row_all_cpus`: wall time per sealed row while every CPU appends, from the
+///   first call to the sealer's last row (append, staging and sealing, all included);
+/// - `audit_chain_step_bound`: one `chain_step` over the same 56-byte event, serially, in this
+///   guest's user space (the same `coconut-blake3` code the sealer runs): the bound a serial
+///   chain sets.
+fn audit_figures() -> Result<Vec<BenchFigure>, String> {
+    if audit_stat("started")? == 0 {
+        std::fs::write("/agent/audit/link", "boot=1\n").map_err(|e| format!("link: {e}"))?;
+    }
+    let efault = Err(Errno::EFAULT.get());
+    let append = measure(
+        "audit_append_spawn_null",
+        efault,
+        Errno::EFAULT.name().into(),
+        || agent(Syscall::AgentSpawn, [0, 0, 0, 0, 0]),
+    );
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    const PER_THREAD: u64 = 5_000;
+    const ROUNDS: usize = 5;
+    let mut per_row = Vec::new();
+    let mut unexpected = 0u64;
+    for _ in 0..ROUNDS {
+        let target = audit_stat("appended")? + cpus as u64 * PER_THREAD;
+        let start = now_ns();
+        let threads: Vec<_> = (0..cpus)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    (0..PER_THREAD)
+                        .filter(|_| agent(Syscall::AgentSpawn, [0, 0, 0, 0, 0]) != efault)
+                        .count() as u64
+                })
+            })
+            .collect();
+        for t in threads {
+            unexpected += t.join().map_err(|_| "an appender panicked".to_string())?;
+        }
+        while audit_stat("sealed")? < target {
+            std::thread::yield_now();
+        }
+        per_row.push((now_ns() - start) / (cpus as u64 * PER_THREAD));
+    }
+    per_row.sort_unstable();
+    let sealed = BenchFigure {
+        name: "audit_sealed_row_all_cpus".into(),
+        p50_ns: per_row[per_row.len() / 2],
+        p90_ns: per_row[per_row.len() - 1],
+        calls: ROUNDS as u64 * cpus as u64 * PER_THREAD,
+        returns: Errno::EFAULT.name().into(),
+        unexpected,
+    };
+    // The bound: the event bytes of such a row (header only, empty detail).
+    let event = coconut_audit::Event {
+        kind: coconut_abi::AuditKind::Spawn,
+        seq: 1,
+        boot: 1,
+        time_ns: now_ns(),
+        actor: coconut_abi::Aid::BOOT,
+        subject: coconut_abi::Aid::BOOT,
+        result: -Errno::EFAULT.get(),
+        detail: "",
+    };
+    let mut buf = [0u8; coconut_audit::EVENT_MAX];
+    let len = event.encode(&mut buf).map_err(|e| format!("encode: {e}"))?;
+    let mut head = [0u8; 32];
+    let bound = measure("audit_chain_step_bound", Ok(0), "ok".into(), || {
+        head = coconut_blake3::chain_step(&head, std::hint::black_box(&buf[..len]));
+        std::hint::black_box(&head);
+        Ok(0)
+    });
+    Ok(vec![append, sealed, bound])
 }

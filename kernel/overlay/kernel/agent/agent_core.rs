@@ -309,7 +309,7 @@ pub extern "C" fn coconut_agent_init() -> c_long {
         return ELIBBAD;
     }
     pr_info!(
-        "Rust core initialised (ABI v{}, syscalls {}-{}, BLAKE3 and Ed25519 self-tests passed; skeleton: valid calls answer EOPNOTSUPP)\n",
+        "Rust core initialised (ABI v{}, syscalls {}-{}, BLAKE3 and Ed25519 self-tests passed; agent_audit_query served, other valid calls answer EOPNOTSUPP)\n",
         AGENT_ABI_VERSION,
         NR_AGENT_SPAWN,
         NR_AGENT_MEMORY_TIER
