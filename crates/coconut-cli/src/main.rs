@@ -125,9 +125,11 @@ enum Audit {
     /// What cannot be checked here: (1) rows cut off at a line boundary at the END: without
     /// the head (--head, or /agent/audit/head by default) a shorter chain is still a valid
     /// chain, so pass the head when you have it; (2) the first row's prev when the input does
-    /// not start at the first row; (3) whether a boot row's prev is its genesis, which only
-    /// the holder of the sealed seed can compute: a chain rewritten from the start with all
-    /// hashes recomputed is internally consistent and verifies here.
+    /// not start at the first row; (3) authenticity: a boot row the kernel sealed names its
+    /// boot_id and its prev must be that boot's public genesis (checked), but the genesis is
+    /// public, so a chain rewritten from the start with all hashes recomputed is internally
+    /// consistent and verifies here; signed checkpoints, which would catch it, are not built
+    /// yet.
     ///
     /// Exit status: 0 intact, 1 not intact, 2 an input could not be read.
     Verify {
