@@ -205,9 +205,15 @@ impl XdgShellHandler for Shell {
         surface.send_repositioned(token);
     }
 
-    fn grab(&mut self, _surface: PopupSurface, _seat: WlSeat, _serial: Serial) {
-        // Popup grabs (dismiss on outside click) are not implemented yet; the popup stays
-        // mapped until its client destroys it (docs/shell.md, "Missing").
+    fn grab(&mut self, surface: PopupSurface, _seat: WlSeat, _serial: Serial) {
+        // A grabbing popup is dismissed (popup_done) by a press outside every grabbing popup
+        // (Shell::pointer_button). The serial is not checked against the last input event and
+        // the grab does not take the keyboard (docs/shell.md, "Missing").
+        self.popup_grabs.push(surface);
+    }
+
+    fn popup_destroyed(&mut self, surface: PopupSurface) {
+        self.popup_grabs.retain(|p| p != &surface);
     }
 }
 

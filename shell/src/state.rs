@@ -33,7 +33,7 @@ use smithay::wayland::compositor::{with_states, CompositorClientState, Composito
 use smithay::wayland::output::OutputManagerState;
 use smithay::wayland::selection::data_device::DataDeviceState;
 use smithay::wayland::shell::wlr_layer::WlrLayerShellState;
-use smithay::wayland::shell::xdg::{SurfaceCachedState, XdgShellState};
+use smithay::wayland::shell::xdg::{PopupSurface, SurfaceCachedState, XdgShellState};
 use smithay::wayland::shm::ShmState;
 use smithay::wayland::socket::ListeningSocketSource;
 
@@ -138,6 +138,8 @@ pub struct Shell {
     pub data_device_state: DataDeviceState,
     /// Popups of toplevels and layer surfaces.
     pub popups: PopupManager,
+    /// Popups that asked for a grab, oldest first.
+    pub popup_grabs: Vec<PopupSurface>,
     /// Where windows are.
     pub space: Space<Window>,
     /// The seat (one keyboard, one pointer).
@@ -251,6 +253,7 @@ impl Compositor {
             loop_signal: event_loop.get_signal(),
             start: Instant::now(),
             popups: PopupManager::default(),
+            popup_grabs: Vec::new(),
             space,
             output,
             windows: Vec::new(),
@@ -522,6 +525,7 @@ impl Shell {
         let serial = SERIAL_COUNTER.next_serial();
         if pressed {
             let pos = pointer.current_location();
+            self.dismiss_popups_outside(pos);
             if let Some(window) = self.space.element_under(pos).map(|(w, _)| w.clone()) {
                 self.focus(Some(&window));
             }
@@ -541,6 +545,24 @@ impl Shell {
             },
         );
         pointer.frame(self);
+    }
+
+    /// A press at `pos` outside every grabbing popup dismisses them, newest first.
+    fn dismiss_popups_outside(&mut self, pos: Point<f64, Logical>) {
+        self.popup_grabs.retain(|p| p.alive());
+        if self.popup_grabs.is_empty() {
+            return;
+        }
+        let under = self.surface_under(pos).map(|(s, _)| s);
+        let inside = under
+            .as_ref()
+            .is_some_and(|s| self.popup_grabs.iter().any(|p| p.wl_surface() == s));
+        if !inside {
+            for popup in self.popup_grabs.drain(..).rev() {
+                popup.send_popup_done();
+            }
+            self.needs_redraw = true;
+        }
     }
 
     /// A key (evdev code + 8, as xkb counts) goes to the focused client.

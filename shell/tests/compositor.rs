@@ -375,3 +375,53 @@ fn a_null_buffer_unmaps_a_toplevel_until_it_maps_again() {
     assert_eq!(f.client(c).seen.keyboard_focus, Some(two.surface.id()));
     assert_eq!(f.render().pixel(960, 400), Some(BLUE_PX));
 }
+
+#[test]
+fn a_grabbing_popup_is_dismissed_by_a_press_outside_it() {
+    let mut f = Fixture::new();
+    let c = f.add_client();
+    let w = f.client(c).toplevel("menu owner");
+    f.roundtrip(c).unwrap();
+    f.client(c).draw(&w.surface, AREA.0, AREA.1, RED);
+    f.roundtrip(c).unwrap();
+
+    let (popup_surface, popup) = {
+        let cl = f.client(c);
+        let wm = cl.seen.wm_base.clone().unwrap();
+        let positioner = wm.create_positioner(&cl.qh, ());
+        positioner.set_size(100, 50);
+        positioner.set_anchor_rect(200, 100, 1, 1);
+        positioner.set_anchor(Anchor::TopLeft);
+        positioner.set_gravity(Gravity::BottomRight);
+        let surface = cl
+            .seen
+            .compositor
+            .as_ref()
+            .unwrap()
+            .create_surface(&cl.qh, ());
+        let xdg = wm.get_xdg_surface(&surface, &cl.qh, ());
+        let popup = xdg.get_popup(Some(&w.xdg), &positioner, &cl.qh, ());
+        popup.grab(cl.seen.seat.as_ref().unwrap(), 1);
+        surface.commit();
+        (surface, popup)
+    };
+    f.roundtrip(c).unwrap();
+    f.client(c).draw(&popup_surface, 100, 50, GREEN);
+    f.roundtrip(c).unwrap();
+
+    const BTN_LEFT: u32 = 0x110;
+    // A press inside the popup keeps it.
+    f.comp.shell.pointer_motion((250.0, 150.0).into(), 1);
+    f.comp.shell.pointer_button(BTN_LEFT, true, 2);
+    f.comp.shell.pointer_button(BTN_LEFT, false, 3);
+    f.roundtrip(c).unwrap();
+    assert!(f.client(c).seen.popups_done.is_empty());
+    assert_eq!(f.client(c).seen.pointer_focus, Some(popup_surface.id()));
+
+    // A press outside dismisses it.
+    f.comp.shell.pointer_motion((900.0, 600.0).into(), 4);
+    f.comp.shell.pointer_button(BTN_LEFT, true, 5);
+    f.roundtrip(c).unwrap();
+    assert_eq!(f.client(c).seen.popups_done, vec![popup.id()]);
+    assert!(f.comp.shell.popup_grabs.is_empty());
+}

@@ -69,6 +69,8 @@ pub struct Seen {
     pub toplevel_sizes: HashMap<ObjectId, (i32, i32)>,
     /// The last geometry of each popup.
     pub popup_geometry: HashMap<ObjectId, (i32, i32, i32, i32)>,
+    /// Popups that got popup_done.
+    pub popups_done: Vec<ObjectId>,
     /// The last configured size of each layer surface.
     pub layer_sizes: HashMap<ObjectId, (u32, u32)>,
     /// xdg_surfaces that got at least one configure.
@@ -419,14 +421,17 @@ impl Dispatch<XdgPopup, ()> for Seen {
         _: &Connection,
         _: &QueueHandle<Self>,
     ) {
-        if let xdg_popup::Event::Configure {
-            x,
-            y,
-            width,
-            height,
-        } = ev
-        {
-            s.popup_geometry.insert(p.id(), (x, y, width, height));
+        match ev {
+            xdg_popup::Event::Configure {
+                x,
+                y,
+                width,
+                height,
+            } => {
+                s.popup_geometry.insert(p.id(), (x, y, width, height));
+            }
+            xdg_popup::Event::PopupDone => s.popups_done.push(p.id()),
+            _ => {}
         }
     }
 }
