@@ -37,6 +37,9 @@ struct Cli {
     /// The panel's font file.
     #[arg(long, default_value = coconut_shell::panel::DEFAULT_FONT)]
     font: PathBuf,
+    /// The keyboard layout(s), as xkb names them (`us`, `de`, `de,us`).
+    #[arg(long, default_value = "", value_name = "LAYOUT")]
+    xkb_layout: String,
     /// Show this Unix time (seconds) on the clock instead of the system clock.
     #[arg(long, value_name = "SECONDS")]
     fixed_time: Option<u64>,
@@ -72,6 +75,7 @@ fn run(cli: Cli) -> Result<()> {
         agent_root: cli.agent_root,
         font: cli.font,
         clock,
+        xkb_layout: cli.xkb_layout,
     };
     backend
         .run(config, cli.screenshot.as_deref())

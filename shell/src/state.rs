@@ -52,6 +52,9 @@ pub struct Config {
     pub font: PathBuf,
     /// Where the clock comes from.
     pub clock: Clock,
+    /// The xkb keyboard layout(s), comma-separated as xkb takes them (`us`, `de,us`); empty
+    /// for xkb's default.
+    pub xkb_layout: String,
 }
 
 impl Default for Config {
@@ -61,6 +64,7 @@ impl Default for Config {
             agent_root: PathBuf::from(crate::agents::DEFAULT_ROOT),
             font: PathBuf::from(panel::DEFAULT_FONT),
             clock: Clock::System,
+            xkb_layout: String::new(),
         }
     }
 }
@@ -231,8 +235,17 @@ impl Compositor {
 
         let mut seat_state = SeatState::new();
         let mut seat = seat_state.new_wl_seat(&dh, "seat0");
-        seat.add_keyboard(XkbConfig::default(), 600, 25)
-            .context("cannot load the xkb keymap (is Debian's xkb-data installed?)")?;
+        let xkb = XkbConfig {
+            layout: &config.xkb_layout,
+            ..XkbConfig::default()
+        };
+        seat.add_keyboard(xkb, 600, 25).with_context(|| {
+            format!(
+                "cannot compile the xkb keymap for layout `{}` (is the layout spelled as in \
+                 /usr/share/X11/xkb/symbols, and is Debian's xkb-data installed?)",
+                config.xkb_layout
+            )
+        })?;
         seat.add_pointer();
 
         let mut space = Space::default();

@@ -425,3 +425,22 @@ fn a_grabbing_popup_is_dismissed_by_a_press_outside_it() {
     assert_eq!(f.client(c).seen.popups_done, vec![popup.id()]);
     assert!(f.comp.shell.popup_grabs.is_empty());
 }
+
+#[test]
+fn the_keyboard_layout_is_configurable_and_a_bad_one_is_a_clear_error() {
+    use coconut_shell::state::{Compositor, Config};
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        agent_root: dir.path().join("agent"),
+        xkb_layout: "de".into(),
+        ..Config::default()
+    };
+    Compositor::new(config.clone()).unwrap();
+    let err = Compositor::new(Config {
+        xkb_layout: "no-such-layout".into(),
+        ..config
+    })
+    .unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("layout `no-such-layout`"), "{msg}");
+}
