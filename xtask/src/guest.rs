@@ -25,6 +25,8 @@ pub const TARGET: &str = "x86_64-unknown-linux-gnu";
 pub struct Binaries {
     /// The in-guest test runner.
     pub tests: PathBuf,
+    /// The `coconut` command (crates/coconut-cli), which the runner calls as a user would.
+    pub coconut: PathBuf,
 }
 
 /// Builds the guest binaries (release, static).
@@ -37,6 +39,12 @@ pub fn build() -> Result<Binaries> {
             "--release",
             "--package",
             "coconut-guest-tests",
+            "--package",
+            "coconut-cli",
+            "--bin",
+            "coconut-guest-tests",
+            "--bin",
+            "coconut",
             "--target",
             TARGET,
         ])
@@ -44,18 +52,19 @@ pub fn build() -> Result<Binaries> {
         .arg(&target_dir)
         .env("RUSTFLAGS", "-C target-feature=+crt-static");
     stage::run(&mut cmd)?;
-    let tests = target_dir
-        .join(TARGET)
-        .join("release")
-        .join("coconut-guest-tests");
-    let bytes = std::fs::read(&tests).with_context(|| format!("reading {}", tests.display()))?;
-    check_static(&bytes).with_context(|| {
-        format!(
-            "{} cannot run in the initramfs, which has no libc or dynamic loader",
-            tests.display()
-        )
-    })?;
-    Ok(Binaries { tests })
+    let release = target_dir.join(TARGET).join("release");
+    let tests = release.join("coconut-guest-tests");
+    let coconut = release.join("coconut");
+    for bin in [&tests, &coconut] {
+        let bytes = std::fs::read(bin).with_context(|| format!("reading {}", bin.display()))?;
+        check_static(&bytes).with_context(|| {
+            format!(
+                "{} cannot run in the initramfs, which has no libc or dynamic loader",
+                bin.display()
+            )
+        })?;
+    }
+    Ok(Binaries { tests, coconut })
 }
 
 /// Fails unless `elf` is a 64-bit ELF executable that needs no dynamic loader: no `PT_INTERP`

@@ -82,6 +82,8 @@ fn write_archive(out: &Path, bins: &guest::Binaries) -> Result<()> {
         std::fs::read("/bin/busybox").context("reading /bin/busybox (package busybox-static)")?;
     let runner =
         std::fs::read(&bins.tests).with_context(|| format!("reading {}", bins.tests.display()))?;
+    let coconut = std::fs::read(&bins.coconut)
+        .with_context(|| format!("reading {}", bins.coconut.display()))?;
     let entries = vec![
         Entry::Dir("bin"),
         Entry::Dir("sbin"),
@@ -101,6 +103,7 @@ fn write_archive(out: &Path, bins: &guest::Binaries) -> Result<()> {
         Entry::Symlink("bin/sh", "busybox"),
         Entry::File("init", init_script().into_bytes(), 0o755),
         Entry::File("bin/coconut-guest-tests", runner, 0o755),
+        Entry::File("bin/coconut", coconut, 0o755),
     ];
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir)?;

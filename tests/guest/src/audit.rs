@@ -33,6 +33,10 @@ pub fn tests() -> Vec<Test> {
         Test::new("audit::boot_row_has_the_public_genesis", boot_row_genesis),
         Test::new("audit::calls_are_sealed_in_order", calls_sealed_in_order),
         Test::new("audit::chain_log_verifies_against_head", chain_log_verifies),
+        Test::new(
+            "audit::coconut_audit_verify_on_the_live_chain",
+            coconut_verify,
+        ),
         Test::new("audit::query_filters_and_limits", query_filters),
         Test::new("audit::unprivileged_callers_see_nothing", unprivileged),
         Test::new("audit::appends_from_every_cpu_lose_nothing", every_cpu),
@@ -597,6 +601,55 @@ fn persisted() -> Result<(), String> {
     let s = stats()?;
     if stat(&s, "persister")? != 1 || stat(&s, "unpersisted")? > 1 {
         return Err(format!("after acknowledging {next}: {s:?}"));
+    }
+    Ok(())
+}
+
+/// Runs `/bin/coconut` with `args`: (exit code, stdout, stderr).
+fn coconut(args: &[&str]) -> Result<(i32, String, String), String> {
+    let out = std::process::Command::new("/bin/coconut")
+        .args(args)
+        .output()
+        .map_err(|e| format!("running /bin/coconut: {e}"))?;
+    Ok((
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+/// The user's tool on the kernel's chain: `coconut audit verify` with its defaults
+/// (`/agent/audit/chain.log` against `/agent/audit/head`) says intact; a copy with one byte of
+/// one row's hash changed is named at that line.
+fn coconut_verify() -> Result<(), String> {
+    let (code, out, err) = coconut(&["audit", "verify"])?;
+    if code != 0 || !out.starts_with("intact: ") {
+        return Err(format!(
+            "coconut audit verify: exit {code}, `{out}` `{err}`"
+        ));
+    }
+    let text = std::fs::read_to_string(path("chain.log")).map_err(|e| format!("chain.log: {e}"))?;
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    if lines.len() < 3 {
+        return Err(format!("chain.log has {} lines", lines.len()));
+    }
+    // Change the last hex digit of line 3's hash.
+    let line = &mut lines[2];
+    let last = line.len() - 3;
+    let flipped = if &line[last..last + 1] == "0" {
+        "1"
+    } else {
+        "0"
+    };
+    line.replace_range(last..last + 1, flipped);
+    let copy = "/tmp/tampered-chain.log";
+    std::fs::write(copy, lines.join("\n") + "\n").map_err(|e| format!("{copy}: {e}"))?;
+    let (code, out, err) = coconut(&["audit", "verify", copy])?;
+    let report = format!("{out}{err}");
+    if code != 1 || !report.contains(&format!("{copy}:3")) {
+        return Err(format!(
+            "tampered copy: exit {code}, `{report}` (want exit 1 naming {copy}:3)"
+        ));
     }
     Ok(())
 }
