@@ -303,7 +303,7 @@ fn help_says_what_is_and_is_not_verified() {
         "BLAKE3(prev || event)",
         "--head",
         "at a line boundary",
-        "seed",
+        "public genesis",
         "Exit status",
     ] {
         assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
