@@ -1,22 +1,82 @@
-//! The host emulation of the skeleton kernel's agent syscalls.
+//! The host emulation of the kernel's agent syscalls, in the state the guest runs them in.
 //!
 //! Each arm is the kernel's Rust entry point (`kernel/overlay/kernel/agent/agent_core.rs`)
 //! over the same coconut-abi pipeline, with the two C user-copy helpers emulated on the bytes
 //! of a [`Mem`]: `copy_struct_from_user` (a fault is `EFAULT`; a shorter struct is
 //! zero-extended; non-zero bytes beyond the known struct are `E2BIG`, which
 //! `from_user_bytes` implements) and `copy_from_user` (a fault is `EFAULT`).
+//!
+//! The kernel state modelled after the checks is the one the guest runner sees: no agent has
+//! been spawned, so only a:00000 exists, and the caller is root in a:00000.
+//! - `agent_spawn`: an [`Invocation`] carries no memory behind the manifest pointer, so the
+//!   manifest copy faults (`EFAULT`) for every call that passes the checks.
+//! - `agent_attest`: an aid other than 0 / `AID_SELF` is `ESRCH`; a:00000's chain is
+//!   [`A00000_CHAIN_LEN`] bytes (a length query answers it, a buffer that short or longer is
+//!   filled and answers it, a shorter one is `ERANGE`). The bytes themselves are not emulated
+//!   (the signer and hashes are the kernel's): the guest's `libcoconut::attest` test decodes them.
+//! - `agent_quota`: an aid other than 0 / `AID_SELF` is `ESRCH`; GET of a:00000 answers 0 (its
+//!   budgets are unlimited), SET and CHARGE of a:00000 are `EPERM` (it has no parent).
+//! - the capability calls: an aid other than 0 / `AID_SELF` is `ESRCH`; `agent_cap_present` of
+//!   a:00000 answers 0 (it holds every capability); grant, revoke, release, quarantine and
+//!   revoke-all naming a:00000 are `EPERM`.
+//! - `agent_audit_query`: see [`audit_query_served`] (a range holding rows is not emulated:
+//!   `ENOSYS`).
+//! - `agent_memory_tier`: [`NOT_SUPPORTED`], as the kernel answers.
 
 use coconut_abi::{
     check_attest, validate_audit_query, validate_cap_call, validate_memory_tier, validate_quota,
     validate_spawn, validate_unscoped_cap_call, AgentAuditFilter, AgentBudget, AgentMemRequest,
-    AgentSpawnArgs, AttestRequest, Errno, AGENT_ABI_VERSION, AGENT_SCOPE_MAX, AID_ANY, AID_SELF,
+    AgentSpawnArgs, AttestRequest, CapCall, Errno, QuotaOp, AGENT_ABI_VERSION, AGENT_SCOPE_MAX,
+    AID_ANY, AID_SELF,
 };
 
-use super::{Call, Invocation, Mem, SKELETON_ANSWER};
+use super::{Call, Invocation, Mem, NOT_SUPPORTED};
 
-/// The skeleton kernel, emulated on the host.
+/// The kernel, emulated on the host in the state the guest runner calls it in (only a:00000).
 #[derive(Debug, Default)]
 pub struct Emulated;
+
+/// The length of a CBOR head (major type and argument) for the argument `n`.
+const fn cbor_head(n: u64) -> usize {
+    match n {
+        0..=23 => 1,
+        24..=0xff => 2,
+        0x100..=0xffff => 3,
+        0x1_0000..=0xffff_ffff => 5,
+        _ => 9,
+    }
+}
+
+/// The length of a CBOR text or byte string of `len` bytes.
+const fn cbor_str(len: usize) -> usize {
+    cbor_head(len as u64) + len
+}
+
+/// The length of a:00000's attestation chain, as the kernel encodes it (`encode_chain` in
+/// `core/calls.rs`): an array of one map of 7 entries, `aid` 0, `name` "coconutd", `state` 2
+/// (ACTIVE), `signer` (32 bytes), `caps_hash` (32 bytes), `spawn_seq` 0, `manifest_hash`
+/// (32 bytes). Every field has a fixed length, so the length is a constant of this kernel.
+pub(crate) const A00000_CHAIN_LEN: usize = cbor_head(1)
+    + cbor_head(7)
+    + cbor_str(3)
+    + cbor_head(0)
+    + cbor_str(4)
+    + cbor_str(8)
+    + cbor_str(5)
+    + cbor_head(2)
+    + cbor_str(6)
+    + cbor_str(32)
+    + cbor_str(9)
+    + cbor_str(32)
+    + cbor_str(9)
+    + cbor_head(0)
+    + cbor_str(13)
+    + cbor_str(32);
+
+/// Whether `aid` names a:00000 for a caller in a:00000.
+fn is_a00000(aid: u64) -> bool {
+    aid == 0 || aid == AID_SELF
+}
 
 /// `copy_struct_from_user` into a `T` from `size` user bytes at `mem`.
 fn copy_struct<T>(
@@ -46,7 +106,7 @@ fn copy_bytes(dst: &mut [u8], mem: &Mem) -> Result<(), Errno> {
 }
 
 /// The kernel part of `agent_audit_query` as far as the host can know it: an `aid` naming no
-/// agent is `ESRCH` (only a:00000 exists before `agent_spawn` works), and a range beyond the
+/// agent is `ESRCH` (only a:00000 exists before the runner spawns any agent), and a range beyond the
 /// head returns 0 bytes. A range holding rows is not emulated (the host has no chain): this
 /// answers `ENOSYS` for it, which the kernel never answers for a wired call, so such a
 /// comparison fails loudly.
@@ -61,8 +121,13 @@ fn audit_query_served(f: AgentAuditFilter) -> Result<i64, Errno> {
     }
 }
 
-fn skeleton<T>(checked: Result<T, Errno>) -> Result<i64, Errno> {
-    checked.and(Err(SKELETON_ANSWER))
+/// The kernel part of a capability call in this state.
+fn cap_served(call: CapCall, aid: u64) -> Result<i64, Errno> {
+    match (is_a00000(aid), call) {
+        (false, _) => Err(Errno::ESRCH),
+        (true, CapCall::Present) => Ok(0),
+        (true, CapCall::Grant | CapCall::Revoke) => Err(Errno::EPERM),
+    }
 }
 
 impl Call for Emulated {
@@ -75,12 +140,13 @@ impl Call for Emulated {
     }
 }
 
-/// The skeleton kernel's answer to `invocation`.
+/// The kernel's answer to `invocation`.
 fn emulate(invocation: &Invocation) -> Result<i64, Errno> {
     match invocation {
-        Invocation::Spawn { args, size } => skeleton(validate_spawn(args.is_null(), *size, || {
+        Invocation::Spawn { args, size } => validate_spawn(args.is_null(), *size, || {
             copy_struct(args, *size, AgentSpawnArgs::from_user_bytes)
-        })),
+        })
+        .and(Err(Errno::EFAULT)),
         Invocation::Attest {
             aid,
             buf,
@@ -88,7 +154,10 @@ fn emulate(invocation: &Invocation) -> Result<i64, Errno> {
             flags,
         } => match check_attest(*aid, buf.is_null(), *size, *flags)? {
             AttestRequest::AbiVersion => Ok(i64::from(AGENT_ABI_VERSION)),
-            AttestRequest::Length(_) | AttestRequest::Fill(..) => Err(SKELETON_ANSWER),
+            _ if !is_a00000(*aid) => Err(Errno::ESRCH),
+            AttestRequest::Length(_) => Ok(A00000_CHAIN_LEN as i64),
+            AttestRequest::Fill(_, size) if size < A00000_CHAIN_LEN => Err(Errno::ERANGE),
+            AttestRequest::Fill(..) => Ok(A00000_CHAIN_LEN as i64),
         },
         Invocation::Quota {
             aid,
@@ -96,14 +165,16 @@ fn emulate(invocation: &Invocation) -> Result<i64, Errno> {
             budget,
             size,
             flags,
-        } => skeleton(validate_quota(
-            *aid,
-            *kind,
-            budget.is_null(),
-            *size,
-            *flags,
-            || copy_struct(budget, *size, AgentBudget::from_user_bytes),
-        )),
+        } => {
+            let (req, _) = validate_quota(*aid, *kind, budget.is_null(), *size, *flags, || {
+                copy_struct(budget, *size, AgentBudget::from_user_bytes)
+            })?;
+            match (is_a00000(*aid), req.op) {
+                (false, _) => Err(Errno::ESRCH),
+                (true, QuotaOp::Get) => Ok(0),
+                (true, _) => Err(Errno::EPERM),
+            }
+        }
         Invocation::Cap {
             call,
             aid,
@@ -117,10 +188,10 @@ fn emulate(invocation: &Invocation) -> Result<i64, Errno> {
             if let Some(checked) =
                 validate_unscoped_cap_call(*call, *aid, *cap, scope.is_null(), *scope_len, *flags)
             {
-                return skeleton(checked);
+                return checked.and_then(|_| cap_served(*call, *aid));
             }
             let mut buf = [0u8; AGENT_SCOPE_MAX];
-            skeleton(validate_cap_call(
+            validate_cap_call(
                 *call,
                 *aid,
                 *cap,
@@ -129,7 +200,8 @@ fn emulate(invocation: &Invocation) -> Result<i64, Errno> {
                 *flags,
                 &mut buf,
                 |dst| copy_bytes(dst, scope),
-            ))
+            )
+            .and_then(|_| cap_served(*call, *aid))
         }
         Invocation::AuditQuery {
             filter,
@@ -145,12 +217,20 @@ fn emulate(invocation: &Invocation) -> Result<i64, Errno> {
             tier,
             req,
             size,
-        } => skeleton(validate_memory_tier(
-            *aid,
-            *tier,
-            req.is_null(),
-            *size,
-            || copy_struct(req, *size, AgentMemRequest::from_user_bytes),
-        )),
+        } => validate_memory_tier(*aid, *tier, req.is_null(), *size, || {
+            copy_struct(req, *size, AgentMemRequest::from_user_bytes)
+        })
+        .and(Err(NOT_SUPPORTED)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The length the booted kernel answered for `agent_attest(0, NULL, 0, 0)` (VM tier).
+    #[test]
+    fn a00000_chain_length_is_what_the_kernel_answers() {
+        assert_eq!(A00000_CHAIN_LEN, 172);
     }
 }

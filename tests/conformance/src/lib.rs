@@ -2,9 +2,11 @@
 //!
 //! A table ([`tables`]) is a valid base call of one syscall, and mutations of it, each tied to
 //! the row of the syscall's error matrix (`coconut_abi::CHECK_ORDER`, printed in `docs/abi.md`)
-//! it must trip. [`walk`] runs the Landlock-style check-order walk: the base answers the
-//! skeleton's answer, each mutation alone answers its row's errno, and for every pair of rows
-//! i < j a call mutated both ways answers row i's errno (the first documented error wins).
+//! it must trip. [`walk`] runs the Landlock-style check-order walk: the base and each accepted
+//! variant answer the table's kernel-state answer (in the state the guest runs the walk in:
+//! only a:00000 exists, the caller is root in it), each mutation alone answers its row's
+//! errno, and for every pair of rows i < j a call mutated both ways answers row i's errno
+//! (the first documented error wins).
 //!
 //! The two implementations of [`Call`]:
 //! - [`Emulated`] (host): the kernel's Rust entry points (`agent_core.rs`) redone over the very
@@ -36,9 +38,9 @@ pub use self::model::{
 };
 pub use self::walk::{trip, walk, Conformance, Table, Trip, Variant};
 
-/// What the skeleton kernel answers to a call that passes every check it runs: the agent
-/// subsystem behind the checks does not exist yet (`docs/abi.md`, "Skeleton").
-pub const SKELETON_ANSWER: Errno = Errno::EOPNOTSUPP;
+/// What `agent_memory_tier` answers to a call that passes every check: the tiered memory
+/// behind it does not exist yet (`docs/abi.md`). The other calls are served by the kernel.
+pub const NOT_SUPPORTED: Errno = Errno::EOPNOTSUPP;
 
 /// A user-memory argument, as the caller of a syscall lays it out.
 #[derive(Clone, PartialEq, Eq)]

@@ -22,12 +22,14 @@ use super::model::{
     StructArg, UserStruct,
 };
 use super::walk::{trip, Conformance, Table, Variant};
-use super::SKELETON_ANSWER;
+use super::NOT_SUPPORTED;
 
 /// An AID above `AID_MAX` that is neither `AID_SELF` nor `AID_ANY`.
 const AID_TOO_BIG: u64 = AID_MAX + 1;
 /// A size above the largest accepted struct size.
 const SIZE_TOO_BIG: usize = AGENT_STRUCT_SIZE_MAX + 1;
+/// The length of a:00000's attestation chain (`emulation::A00000_CHAIN_LEN`).
+const A00000_CHAIN_LEN: usize = super::emulation::A00000_CHAIN_LEN;
 
 /// Every table, in syscall order.
 pub fn all() -> Vec<Box<dyn Conformance>> {
@@ -55,13 +57,14 @@ pub fn spawn() -> Table<SpawnModel> {
         syscall: Syscall::AgentSpawn,
         base: SpawnModel {
             args: StructArg::new(AgentSpawnArgs {
-                // The skeleton never reads the manifest; any address serves.
+                // Below mmap_min_addr, so never mapped: the manifest copy (the first
+                // kernel-state step) faults, and every valid variant answers EFAULT.
                 manifest: 0x1000,
                 manifest_len: 300,
                 ..Default::default()
             }),
         },
-        valid: Err(SKELETON_ANSWER),
+        valid: |_| Err(Errno::EFAULT),
         trips: vec![
             trip("`args` is NULL", "args NULL", |m| {
                 m.args.mem = MemKind::Null
@@ -95,11 +98,13 @@ pub fn spawn() -> Table<SpawnModel> {
         untripped: vec![
             (
                 "`manifest` is not readable",
-                "the skeleton does not copy the manifest yet",
+                "the base's own manifest pointer is unmapped, so the base and every variant \
+                 answer this row's EFAULT; a mapped manifest needs the model to lay out the \
+                 pointee, which it does not",
             ),
             (
                 "`caps` is not readable",
-                "the skeleton does not copy the capability array yet",
+                "reached only after the manifest copy, which faults for every call of the table",
             ),
         ],
         accepted: vec![
@@ -137,7 +142,16 @@ pub fn attest() -> Table<AttestModel> {
             },
             flags: 0,
         },
-        valid: Err(SKELETON_ANSWER),
+        // aid 5 names no agent; aid 0 and AID_SELF name a:00000, whose chain is one link.
+        valid: |m| {
+            if m.aid != 0 && m.aid != AID_SELF {
+                Err(Errno::ESRCH)
+            } else if m.buf.size == 0 || m.buf.size >= A00000_CHAIN_LEN {
+                Ok(A00000_CHAIN_LEN as i64)
+            } else {
+                Err(Errno::ERANGE)
+            }
+        },
         trips: vec![
             trip("`AGENT_ATTEST_MASK`", "unknown flag", |m| {
                 m.flags |= AGENT_ATTEST_MASK + 1
@@ -183,6 +197,21 @@ pub fn attest() -> Table<AttestModel> {
         accepted: vec![
             ("aid self", |m| m.aid = AID_SELF),
             ("aid 0", |m| m.aid = 0),
+            ("aid 0, buffer one byte short", |m| {
+                m.aid = 0;
+                m.buf.size = A00000_CHAIN_LEN - 1;
+            }),
+            ("aid 0, buffer of the exact length", |m| {
+                m.aid = 0;
+                m.buf.size = A00000_CHAIN_LEN;
+            }),
+            ("aid self, length query", |m| {
+                m.aid = AID_SELF;
+                m.buf = OutBuf {
+                    mem: MemKind::Null,
+                    size: 0,
+                }
+            }),
             ("aid AID_MAX", |m| m.aid = AID_MAX),
             ("length query, NULL buf", |m| {
                 m.buf = OutBuf {
@@ -195,7 +224,7 @@ pub fn attest() -> Table<AttestModel> {
     }
 }
 
-/// `agent_attest(0, NULL, 0, AGENT_ATTEST_ABI_VERSION)`: the one call the skeleton answers.
+/// `agent_attest(0, NULL, 0, AGENT_ATTEST_ABI_VERSION)`: the ABI version, whatever the state.
 pub fn attest_abi_version() -> (AttestModel, Result<i64, Errno>) {
     (
         AttestModel {
@@ -226,7 +255,8 @@ pub fn quota() -> Table<QuotaModel> {
                 reserved: 0,
             }),
         },
-        valid: Err(SKELETON_ANSWER),
+        // aid 3 names no agent; every variant keeps it.
+        valid: |_| Err(Errno::ESRCH),
         trips: vec![
             trip("`AGENT_QUOTA_MASK`", "unknown flag", |m| {
                 m.flags |= AGENT_QUOTA_MASK + 1
@@ -488,7 +518,13 @@ pub fn cap(call: CapCall) -> Table<CapModel> {
     Table {
         syscall,
         base,
-        valid: Err(SKELETON_ANSWER),
+        // aid 7 names no agent; AID_SELF names a:00000, which holds every capability and
+        // whose set nobody changes.
+        valid: |m| match (m.aid, m.call) {
+            (AID_SELF | 0, CapCall::Present) => Ok(0),
+            (AID_SELF | 0, CapCall::Grant | CapCall::Revoke) => Err(Errno::EPERM),
+            _ => Err(Errno::ESRCH),
+        },
         trips,
         untripped,
         accepted,
@@ -518,7 +554,7 @@ pub fn audit_query() -> Table<AuditModel> {
                 size: 4096,
             },
         },
-        valid: Ok(0),
+        valid: |_| Ok(0),
         trips: vec![
             trip("`filter` is NULL", "filter NULL", |m| {
                 m.filter.mem = MemKind::Null
@@ -608,7 +644,7 @@ pub fn memory_tier() -> Table<MemModel> {
                 reserved: 0,
             }),
         },
-        valid: Err(SKELETON_ANSWER),
+        valid: |_| Err(NOT_SUPPORTED),
         trips: vec![
             trip("`tier` is not a memory tier", "tier after the last", |m| {
                 m.tier = MemTier::LAST as u32 + 1

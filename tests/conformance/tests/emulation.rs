@@ -1,6 +1,6 @@
-//! Every conformance table, walked against the host emulation of the skeleton kernel, and the
-//! results of the check pipelines that the skeleton's answers cannot show (what a valid call
-//! asks for), which the kernel's later stages will act on.
+//! Every conformance table, walked against the host emulation of the kernel (only a:00000
+//! exists), and the results of the check pipelines that the answers of that state cannot show
+//! (what a valid call asks for), which the kernel's later stages act on.
 
 use coconut_abi::*;
 use coconut_conformance::{tables, Call, Emulated, Mem, Model};
