@@ -1,7 +1,9 @@
-//! The agent system calls answer exactly what the host emulation of the kernel's checks
-//! answers: every conformance table of `coconut-conformance`, walked pairwise against the
-//! running kernel with raw syscalls (libcoconut's one raw wrapper), and every call with all-zero
-//! arguments (the numbers are wired: never `ENOSYS`).
+//! The agent system calls answer exactly what the host emulation of the kernel answers in the
+//! runner's state (root in a:00000, no agent spawned yet): every conformance table of
+//! `coconut-conformance`, walked pairwise against the running kernel with raw syscalls
+//! (libcoconut's one raw wrapper), and every call with all-zero arguments (the numbers are
+//! wired: never `ENOSYS`; `agent_attest(0, NULL, 0, 0)` is a length query of a:00000's chain).
+//! These tests must run before any agent is spawned: the emulation models a:00000 alone.
 
 use coconut_abi::{CapCall, Errno, Syscall};
 use coconut_conformance::{tables, Call, Emulated, Invocation, Kernel, Mem, Model};
