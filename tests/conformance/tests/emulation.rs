@@ -165,3 +165,48 @@ fn a_longer_struct_with_a_zero_tail_decodes_as_the_known_struct() {
         Err(Errno::EFAULT.get())
     );
 }
+
+/// The kernel state the emulation models: a:00000 alone, the caller root in it.
+#[test]
+fn the_emulation_models_a00000_alone() {
+    use coconut_conformance::Invocation;
+    let budget = || Mem::Bytes(AgentBudget::default().to_bytes().to_vec());
+    let quota = |aid, flags| Invocation::Quota {
+        aid,
+        kind: QuotaKind::InferenceTokens as u32,
+        budget: budget(),
+        size: AGENT_BUDGET_SIZE_VER0,
+        flags,
+    };
+    let cap = |call, aid| Invocation::Cap {
+        call,
+        aid,
+        cap: CapId::FsRead.id(),
+        scope: Mem::Null,
+        scope_len: 0,
+        flags: 0,
+    };
+    let attest = |aid, buf: Mem, size| Invocation::Attest {
+        aid,
+        buf,
+        size,
+        flags: 0,
+    };
+    let cases = [
+        (quota(AID_SELF, AGENT_QUOTA_GET), Ok(0)),
+        (quota(0, AGENT_QUOTA_GET), Ok(0)),
+        (quota(4, AGENT_QUOTA_GET), Err(Errno::ESRCH)),
+        (quota(0, AGENT_QUOTA_CHARGE), Err(Errno::EPERM)),
+        (cap(CapCall::Present, AID_SELF), Ok(0)),
+        (cap(CapCall::Present, 1), Err(Errno::ESRCH)),
+        (cap(CapCall::Grant, 0), Err(Errno::EPERM)),
+        (cap(CapCall::Revoke, AID_SELF), Err(Errno::EPERM)),
+        (attest(AID_SELF, Mem::Null, 0), Ok(172)),
+        (attest(0, Mem::Bytes(vec![0; 172]), 172), Ok(172)),
+        (attest(0, Mem::Bytes(vec![0; 171]), 171), Err(Errno::ERANGE)),
+        (attest(1, Mem::Null, 0), Err(Errno::ESRCH)),
+    ];
+    for (inv, want) in cases {
+        assert_eq!(Emulated.call(&inv), want.map_err(Errno::get), "{inv:?}");
+    }
+}
