@@ -8,6 +8,7 @@
 //! host knows which results to expect; `--bench` runs the microbenchmarks instead (`bench.rs`).
 //! A panicking test is reported as a failure; the runner goes on with the next one.
 
+mod agents;
 mod audit;
 mod bench;
 mod kernel;
@@ -44,12 +45,17 @@ fn tests() -> Vec<Test> {
     all.extend(audit::tests());
     all.extend(syscalls::tests());
     all.extend(wrappers::tests());
+    all.extend(agents::tests());
     all.extend(audit::final_tests());
     all
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--agent-child") {
+        let action = args.get(1).map_or("", String::as_str);
+        std::process::exit(agents::child(action, args.get(2).map(String::as_str)));
+    }
     if args.iter().any(|a| a == "--bench") {
         std::process::exit(bench::run());
     }

@@ -30,6 +30,13 @@ int coconut_audit_reserve(void);
 void coconut_audit_cancel(void);
 int coconut_audit_commit(u32 kind, u64 actor, u64 subject, int result, const u8 *detail,
 			 size_t detail_len);
+/* commit, also giving the event's commit ticket (its place in the total order). */
+int coconut_audit_commit_ticket(u32 kind, u64 actor, u64 subject, int result, const u8 *detail,
+				size_t detail_len, u64 *ticket);
+/* Whether ticket's event is sealed; its sequence number in *seq if so. Any context. */
+bool coconut_audit_ticket_seq(u64 ticket, u64 *seq);
+/* Waits (killable: -EINTR) until ticket's event is sealed; its sequence number in *seq. */
+int coconut_audit_wait_sealed(u64 ticket, u64 *seq);
 int coconut_audit_append(u32 kind, u64 actor, u64 subject, int result, const u8 *detail,
 			 size_t detail_len);
 

@@ -12,8 +12,12 @@
  */
 
 #include <linux/build_bug.h>
+#include <linux/capability.h>
 #include <linux/init.h>
+#include <linux/mutex.h>
 #include <linux/printk.h>
+#include <linux/string.h>
+#include <linux/timekeeping.h>
 #include <linux/syscalls.h>
 #include <linux/uaccess.h>
 #include <uapi/linux/coconut_agent.h>
@@ -24,6 +28,77 @@ static_assert(sizeof(struct agent_spawn_args) == AGENT_SPAWN_ARGS_SIZE_VER0);
 static_assert(sizeof(struct agent_budget) == AGENT_BUDGET_SIZE_VER0);
 static_assert(sizeof(struct agent_audit_filter) == AGENT_AUDIT_FILTER_SIZE_VER0);
 static_assert(sizeof(struct agent_mem_request) == AGENT_MEM_REQUEST_SIZE_VER0);
+
+/*
+ * The agent tree's one lock (docs/abi.md, "Design review resolutions", P1-9): spawn-link,
+ * grant, revoke, quota, state changes and capability reads all run under it.
+ */
+static DEFINE_MUTEX(agent_tree_lock);
+
+void coconut_agent_tree_lock(void)
+{
+	mutex_lock(&agent_tree_lock);
+}
+
+void coconut_agent_tree_unlock(void)
+{
+	mutex_unlock(&agent_tree_lock);
+}
+
+u64 coconut_agent_now_ns(void)
+{
+	return ktime_get_real_ns();
+}
+
+/* The calling task's agent, from its credential (security/coconut); a:00000 without it. */
+u64 coconut_agent_current_aid(void)
+{
+#ifdef CONFIG_SECURITY_COCONUT
+	return coconut_lsm_current_aid();
+#else
+	return 0;
+#endif
+}
+
+/* agent_spawn's pidfd: checks the task and (aid != 0) makes it join aid at its next exec. */
+int coconut_agent_pidfd_join(int pidfd, u64 caller, u64 aid)
+{
+#ifdef CONFIG_SECURITY_COCONUT
+	return coconut_lsm_pidfd_join(pidfd, caller, aid);
+#else
+	return -EOPNOTSUPP;
+#endif
+}
+
+void coconut_agent_kill_members(u64 aid)
+{
+#ifdef CONFIG_SECURITY_COCONUT
+	coconut_lsm_kill_members(aid);
+#endif
+}
+
+bool coconut_agent_capable(int cap)
+{
+	return capable(cap);
+}
+
+int coconut_agent_copy_out(unsigned long udst, const void *src, size_t len)
+{
+	return copy_to_user((void __user *)udst, src, len) ? -EFAULT : 0;
+}
+
+int coconut_agent_clear_out(unsigned long udst, size_t len)
+{
+	return clear_user((void __user *)udst, len) ? -EFAULT : 0;
+}
+
+const u8 *coconut_agent_root_keys(size_t *len)
+{
+	static const char keys[] = CONFIG_COCONUT_AGENT_ROOT_KEYS;
+
+	*len = strlen(keys);
+	return (const u8 *)keys;
+}
 
 int coconut_agent_copy_struct(void *dst, size_t ksize, unsigned long usrc, size_t usize)
 {

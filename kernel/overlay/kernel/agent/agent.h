@@ -32,5 +32,37 @@ long coconut_agent_audit_query(unsigned long ufilter, size_t fsize, unsigned lon
 long coconut_agent_memory_tier(u64 aid, unsigned int tier, unsigned long ureq, size_t size);
 
 int coconut_agent_copy_struct(void *dst, size_t ksize, unsigned long usrc, size_t usize);
+void coconut_agent_tree_lock(void);
+void coconut_agent_tree_unlock(void);
+u64 coconut_agent_now_ns(void);
+u64 coconut_agent_current_aid(void);
+bool coconut_agent_capable(int cap);
+const u8 *coconut_agent_root_keys(size_t *len);
+int coconut_agent_copy_out(unsigned long udst, const void *src, size_t len);
+int coconut_agent_clear_out(unsigned long udst, size_t len);
+
+/* The coconut LSM (security/coconut/lsm.c) and the Rust decisions it asks for. */
+#define COCONUT_ACCESS_READ 1
+#define COCONUT_ACCESS_WRITE 2
+#define COCONUT_ACCESS_EXEC 4
+u64 coconut_lsm_current_aid(void);
+int coconut_lsm_pidfd_join(int pidfd, u64 caller, u64 aid);
+void coconut_lsm_kill_members(u64 aid);
+int coconut_agent_pidfd_join(int pidfd, u64 caller, u64 aid);
+void coconut_agent_kill_members(u64 aid);
+int coconut_agent_member_forked(u64 aid);
+void coconut_agent_member_exited(u64 aid);
+int coconut_agent_member_joined(u64 aid);
+int coconut_agent_check_path(u64 aid, u32 access, const char *path, size_t len);
+bool coconut_agent_kernel_cap_allowed(int cap);
+
+/* agentfs (agentfs.c), called by Rust outside the tree lock. */
+int coconut_agentfs_agent_added(u64 aid);
+void coconut_agentfs_agent_ended(u64 aid);
+void coconut_agentfs_agent_evicted(u64 aid);
+
+/* Rust, called by agentfs. */
+ssize_t coconut_agent_render(u64 aid, u32 what, u8 *buf, size_t len);
+int coconut_agent_write_signers(const u8 *buf, size_t len);
 
 #endif /* _KERNEL_AGENT_AGENT_H */

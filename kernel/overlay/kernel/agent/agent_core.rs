@@ -63,7 +63,7 @@ use coconut_abi::limits::{AGENT_ABI_VERSION, AGENT_SCOPE_MAX};
 use coconut_abi::{
     check_attest, validate_audit_query, validate_cap_call, validate_memory_tier, validate_quota,
     validate_spawn, validate_unscoped_cap_call, AgentAuditFilter, AgentBudget, AgentMemRequest,
-    AgentSpawnArgs, AttestRequest, AuditKind, CapCall, CapId, Errno, AGENT_AUDIT_SUBTREE,
+    AgentSpawnArgs, AttestRequest, AuditKind, CapCall, CapId, CapRequest, Errno, AGENT_AUDIT_SUBTREE,
     AGENT_QUOTA_CHARGE, AGENT_QUOTA_SET, ERRNO_TABLE, NR_AGENT_MEMORY_TIER, NR_AGENT_SPAWN,
 };
 use coconut_audit::DetailBuf;
@@ -119,14 +119,6 @@ unsafe impl FromBytes for AgentMemRequest {}
 extern "C" {
     fn coconut_audit_reserve() -> c_int;
     fn coconut_audit_cancel();
-    fn coconut_audit_commit(
-        kind: u32,
-        actor: u64,
-        subject: u64,
-        result: c_int,
-        detail: *const u8,
-        detail_len: usize,
-    ) -> c_int;
     #[allow(clippy::too_many_arguments)]
     fn coconut_audit_query(
         from_seq: u64,
@@ -143,66 +135,142 @@ extern "C" {
     fn coconut_audit_may_read_all() -> bool;
 }
 
-/// The caller's agent. Every task is in a:00000 until `agent_spawn` places tasks in agents.
-const CALLER_AGENT: u64 = 0;
+#[path = "core/tree.rs"]
+mod tree;
 
-/// A staging slot of the audit chain, reserved before a call decides anything, so that the
-/// row of whatever it decides cannot be lost (`docs/formats/audit.md`, "Appending"). Dropped
-/// without [`Reservation::seal`], it is given back.
-struct Reservation(());
+#[path = "core/calls.rs"]
+mod calls;
 
-impl Reservation {
-    /// Reserves a slot, waiting (killable) while the staging ring is full: `-EINTR` if a fatal
-    /// signal ends the wait, before anything was decided.
-    fn take() -> Result<Reservation, c_long> {
-        // SAFETY: process context (a system call); no lock held.
-        match unsafe { coconut_audit_reserve() } {
-            0 => Ok(Reservation(())),
-            err => Err(c_long::from(err)),
+#[path = "core/lsm.rs"]
+pub mod lsm;
+
+use calls::{Fail, SpawnInfo};
+use tree::Caller;
+
+extern "C" {
+    fn coconut_audit_commit_ticket(
+        kind: u32,
+        actor: u64,
+        subject: u64,
+        result: c_int,
+        detail: *const u8,
+        detail_len: usize,
+        ticket: *mut u64,
+    ) -> c_int;
+    fn coconut_agent_current_aid() -> u64;
+    fn coconut_agent_root_keys(len: *mut usize) -> *const u8;
+    fn coconut_agent_capable(cap: c_int) -> bool;
+}
+
+/// The calling task: its agent (every task is in a:00000 until security/coconut places tasks
+/// in agents) and the kernel capabilities that stand in for a:00000's agent-API powers.
+fn caller() -> Caller {
+    // SAFETY: process context (a system call); plain reads of the current task.
+    unsafe {
+        Caller {
+            aid: coconut_agent_current_aid(),
+            sys_admin: coconut_agent_capable(bindings::CAP_SYS_ADMIN as c_int),
+            audit_read: coconut_agent_capable(bindings::CAP_AUDIT_READ as c_int),
         }
     }
+}
 
-    /// Seals the call's row: `kind`, the call's return value (a negative one is the row's
-    /// `-errno`, anything else is recorded as 0), the detail.
-    fn seal(self, kind: AuditKind, subject: u64, ret: c_long, detail: &str) {
+/// Staging slots of the audit chain, reserved before a call decides anything, so that the
+/// rows of whatever it decides cannot be lost (`docs/formats/audit.md`, "Appending"). Slots
+/// not sealed are given back when this is dropped.
+pub(crate) struct Slots {
+    held: usize,
+}
+
+impl Slots {
+    /// No slot yet (callers reserve with [`Slots::more`] as they go).
+    pub(crate) fn none() -> Slots {
+        Slots { held: 0 }
+    }
+
+    /// Reserves `n` slots, waiting (killable) while the staging ring is full: `-EINTR` if a
+    /// fatal signal ends a wait, before anything was decided (the slots taken are given back).
+    pub(crate) fn take(n: usize) -> Result<Slots, c_long> {
+        let mut slots = Slots { held: 0 };
+        slots.more(n).map_err(Fail::ret)?;
+        Ok(slots)
+    }
+
+    /// Reserves `n` more slots (for the `state` rows of a cascade, under the tree lock: the
+    /// sealer never takes it, so waiting here cannot deadlock).
+    pub(crate) fn more(&mut self, n: usize) -> Result<(), Fail> {
+        for _ in 0..n {
+            // SAFETY: process context; the tree mutex may be held, no spinlock is.
+            match unsafe { coconut_audit_reserve() } {
+                0 => self.held = self.held.saturating_add(1),
+                _ => return Err(Fail::Interrupted),
+            }
+        }
+        Ok(())
+    }
+
+    /// Seals one row in a held slot: `kind`, the acting agent, the subject, the call's return
+    /// value (a negative one is the row's `-errno`, anything else is recorded as 0), the
+    /// detail. Its commit ticket, or `None` if no slot was held (a bug, logged).
+    pub(crate) fn seal(
+        &mut self,
+        actor: u64,
+        kind: AuditKind,
+        subject: u64,
+        ret: c_long,
+        detail: &str,
+    ) -> Option<u64> {
+        if self.held == 0 {
+            pr_err!("audit: no slot held for a row of kind {}\n", kind as u32);
+            return None;
+        }
+        self.held = self.held.saturating_sub(1);
         let result = if ret < 0 {
             c_int::try_from(ret).unwrap_or(-(bindings::EINVAL as c_int))
         } else {
             0
         };
-        core::mem::forget(self);
-        // SAFETY: `self` was a reservation (now consumed); `detail` is valid for the call.
+        let mut ticket = 0u64;
+        // SAFETY: a slot was held (now consumed); `detail` is valid for the call; `ticket` is
+        // a writable u64 on this stack.
         let err = unsafe {
-            coconut_audit_commit(
+            coconut_audit_commit_ticket(
                 kind as u32,
-                CALLER_AGENT,
+                actor,
                 subject,
                 result,
                 detail.as_ptr(),
                 detail.len(),
+                &mut ticket,
             )
         };
         if err != 0 {
             pr_err!("audit commit refused ({}): kind {}\n", err, kind as u32);
+            return None;
+        }
+        Some(ticket)
+    }
+}
+
+impl Drop for Slots {
+    fn drop(&mut self) {
+        for _ in 0..self.held {
+            // SAFETY: gives back a reservation this value holds.
+            unsafe { coconut_audit_cancel() };
         }
     }
 }
 
-impl Drop for Reservation {
-    fn drop(&mut self) {
-        // SAFETY: gives back the reservation this value stands for.
-        unsafe { coconut_audit_cancel() };
-    }
-}
-
-/// Runs a call under a reservation and seals its row: `-EINTR` if no slot could be reserved.
+/// Runs a call under one slot and seals its row (actor and subject: the caller's agent):
+/// `-EINTR` if no slot could be reserved.
 fn audited(kind: AuditKind, detail: &str, call: impl FnOnce() -> c_long) -> c_long {
-    let reservation = match Reservation::take() {
-        Ok(r) => r,
+    let me = caller();
+    let mut slots = match Slots::take(1) {
+        Ok(s) => s,
         Err(e) => return e,
     };
     let ret = call();
-    reservation.seal(kind, CALLER_AGENT, ret, detail);
+    slots.seal(me.aid, kind, me.aid, ret, detail);
     ret
 }
 
@@ -308,11 +376,27 @@ pub extern "C" fn coconut_agent_init() -> c_long {
         pr_err!("Ed25519 self-test accepted a corrupted signature\n");
         return ELIBBAD;
     }
+    // SAFETY: the helper returns CONFIG_COCONUT_AGENT_ROOT_KEYS, a static NUL-terminated
+    // string that lives as long as the kernel; its length is computed by the helper.
+    let keys = unsafe {
+        let mut len = 0usize;
+        let p = coconut_agent_root_keys(&mut len);
+        core::slice::from_raw_parts(p, len)
+    };
+    let keys = core::str::from_utf8(keys).unwrap_or("");
+    let loaded = match tree::init(keys) {
+        Ok(n) => n,
+        Err(e) => {
+            pr_err!("cannot create a:00000 ({})\n", e.name());
+            return neg(e);
+        }
+    };
     pr_info!(
-        "Rust core initialised (ABI v{}, syscalls {}-{}, BLAKE3 and Ed25519 self-tests passed; agent_audit_query served, other valid calls answer EOPNOTSUPP)\n",
+        "Rust core initialised (ABI v{}, syscalls {}-{}, BLAKE3 and Ed25519 self-tests passed; a:00000 created, {} built-in root key(s); agent_memory_tier and pidfd joins answer EOPNOTSUPP)\n",
         AGENT_ABI_VERSION,
         NR_AGENT_SPAWN,
-        NR_AGENT_MEMORY_TIER
+        NR_AGENT_MEMORY_TIER,
+        loaded
     );
     0
 }
@@ -320,26 +404,66 @@ pub extern "C" fn coconut_agent_init() -> c_long {
 /// `agent_spawn(args, size)`.
 #[no_mangle]
 pub extern "C" fn coconut_agent_spawn(uargs: c_ulong, size: usize) -> c_long {
-    // Sealed whether the call succeeds or fails; no field of the detail is known yet.
-    audited(AuditKind::Spawn, "", || {
-        let checked = validate_spawn(uargs == 0, size, || {
-            copy_struct::<AgentSpawnArgs>(uargs, size)
-        });
-        ret(checked, |_args| {
-            // Next stages (manifest copy and decode, signature, AID allocation, LSM, lane)
-            // arrive with the agent subsystem.
-            neg(Errno::EOPNOTSUPP)
-        })
-    })
+    let me = caller();
+    // The spawn row and one state row, reserved before anything is decided; the row is
+    // sealed whether the call succeeds or fails.
+    let mut slots = match Slots::take(2) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    let mut info = SpawnInfo::new(me.aid);
+    let checked = validate_spawn(uargs == 0, size, || {
+        copy_struct::<AgentSpawnArgs>(uargs, size)
+    });
+    let result = match checked {
+        Err(e) => Err(Fail::from(e)),
+        Ok(args) => calls::spawn(&me, &args, &mut slots, &mut info),
+    };
+    let ret = match result {
+        Ok(aid) => aid as c_long,
+        Err(f) => f.ret(),
+    };
+    // Failures before an AID existed: the row names the caller's agent as subject.
+    if slots.held == 2 {
+        let mut d = DetailBuf::new();
+        info.detail(&mut d);
+        slots.seal(me.aid, AuditKind::Spawn, info.subject, ret, d.as_str());
+    }
+    ret
 }
 
 /// `agent_attest(aid, buf, size, flags)`.
 #[no_mangle]
 pub extern "C" fn coconut_agent_attest(aid: u64, ubuf: c_ulong, size: usize, flags: u32) -> c_long {
-    ret(check_attest(aid, ubuf == 0, size, flags), |req| match req {
+    let req = match check_attest(aid, ubuf == 0, size, flags) {
+        Ok(r) => r,
+        Err(e) => return neg(e),
+    };
+    let me = caller();
+    match req {
         AttestRequest::AbiVersion => AGENT_ABI_VERSION as c_long,
-        AttestRequest::Length(_) | AttestRequest::Fill(..) => neg(Errno::EOPNOTSUPP),
-    })
+        AttestRequest::Length(target) => match calls::attest(&me, target, 0, 0) {
+            Ok((len, _)) => len as c_long,
+            Err(f) => f.ret(),
+        },
+        AttestRequest::Fill(target, size) => {
+            // A written chain leaves a row; failures and length queries do not.
+            let mut slots = match Slots::take(1) {
+                Ok(s) => s,
+                Err(e) => return e,
+            };
+            match calls::attest(&me, target, ubuf, size) {
+                Ok((len, links)) => {
+                    let mut d = DetailBuf::new();
+                    let _ = write!(d, "links={} bytes={}", links, len);
+                    let subject = calls::resolve(&me, target);
+                    slots.seal(me.aid, AuditKind::Attest, subject, 0, d.as_str());
+                    len as c_long
+                }
+                Err(f) => f.ret(),
+            }
+        }
+    }
 }
 
 /// `agent_quota(aid, kind, budget, size, flags)`.
@@ -351,22 +475,46 @@ pub extern "C" fn coconut_agent_quota(
     size: usize,
     flags: u32,
 ) -> c_long {
-    let call = || {
-        let checked = validate_quota(aid, kind, ubudget == 0, size, flags, || {
-            copy_struct::<AgentBudget>(ubudget, size)
-        });
-        ret(checked, |_| neg(Errno::EOPNOTSUPP))
+    let me = caller();
+    // SET and CHARGE are sealed, success or failure (plus a state row they may cause); GET
+    // (and flags naming neither) is not.
+    let audited = flags == AGENT_QUOTA_SET || flags == AGENT_QUOTA_CHARGE;
+    let mut slots = match Slots::take(if audited { 2 } else { 0 }) {
+        Ok(s) => s,
+        Err(e) => return e,
     };
-    // SET and CHARGE are sealed, success or failure; GET (and flags naming neither) is not.
-    if flags == AGENT_QUOTA_SET || flags == AGENT_QUOTA_CHARGE {
-        audited(AuditKind::Quota, "", call)
-    } else {
-        call()
+    let checked = validate_quota(aid, kind, ubudget == 0, size, flags, || {
+        copy_struct::<AgentBudget>(ubudget, size)
+    });
+    let mut d = DetailBuf::new();
+    let mut subject = me.aid;
+    let ret = match checked {
+        Err(e) => neg(e),
+        Ok((req, copied)) => {
+            let input = copied.unwrap_or_default();
+            subject = calls::resolve(&me, req.target);
+            let mut used = 0u64;
+            let r = calls::quota(&me, &req, &input, &mut slots, &mut used);
+            calls::quota_detail(&mut d, &req, &input, used);
+            match r {
+                Ok(Some(b)) => match calls::write_budget(ubudget, size, &b) {
+                    Ok(()) => 0,
+                    Err(e) => neg(e),
+                },
+                Ok(None) => 0,
+                Err(f) => f.ret(),
+            }
+        }
+    };
+    if audited {
+        slots.seal(me.aid, AuditKind::Quota, subject, ret, d.as_str());
     }
+    ret
 }
 
 /// The common path of the three capability calls: grant and revoke are sealed, success or
-/// failure, with `cap=<name>` when the capability number is known; a presence check is not.
+/// failure, with the detail of `docs/abi.md` (`cap=<name>` when only the number is known); a
+/// presence check is not.
 fn cap_call(
     call: CapCall,
     aid: u64,
@@ -375,21 +523,43 @@ fn cap_call(
     scope_len: usize,
     flags: u32,
 ) -> c_long {
-    let kind = match call {
-        CapCall::Grant => AuditKind::CapGrant,
-        CapCall::Revoke => AuditKind::CapRevoke,
-        CapCall::Present => return cap_call_checks(call, aid, cap, uscope, scope_len, flags),
-    };
-    let mut detail = DetailBuf::new();
-    if let Ok(id) = CapId::from_id(cap) {
-        let _ = write!(detail, "cap={}", id.name());
+    let me = caller();
+    if call == CapCall::Present {
+        return cap_call_checks(call, aid, cap, uscope, scope_len, flags, |req, scope| {
+            calls::present(&me, req, scope).map_err(Fail::from)
+        });
     }
-    audited(kind, detail.as_str(), || {
-        cap_call_checks(call, aid, cap, uscope, scope_len, flags)
-    })
+    let kind = if call == CapCall::Grant {
+        AuditKind::CapGrant
+    } else {
+        AuditKind::CapRevoke
+    };
+    // The call's row and one state row; cascades reserve more under the tree lock.
+    let mut slots = match Slots::take(2) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    let mut d = DetailBuf::new();
+    let mut subject = me.aid;
+    let ret = cap_call_checks(call, aid, cap, uscope, scope_len, flags, |req, scope| {
+        subject = calls::resolve(&me, req.target);
+        if call == CapCall::Grant {
+            calls::grant(&me, req, scope, &mut slots, &mut d)
+        } else {
+            calls::revoke(&me, req, scope, &mut slots, &mut d)
+        }
+    });
+    if d.as_str().is_empty() {
+        if let Ok(id) = CapId::from_id(cap) {
+            let _ = write!(d, "cap={}", id.name());
+        }
+    }
+    slots.seal(me.aid, kind, subject, ret, d.as_str());
+    ret
 }
 
-/// The checks of a capability call, in the order of `docs/abi.md`.
+/// The checks of a capability call, in the order of `docs/abi.md`, then `kernel` with the
+/// request and the copied scope.
 fn cap_call_checks(
     call: CapCall,
     aid: u64,
@@ -397,12 +567,20 @@ fn cap_call_checks(
     uscope: c_ulong,
     scope_len: usize,
     flags: u32,
+    kernel: impl FnOnce(&CapRequest, &[u8]) -> Result<(), Fail>,
 ) -> c_long {
+    let done = |r: Result<(), Fail>| match r {
+        Ok(()) => 0,
+        Err(f) => f.ret(),
+    };
     // Unscoped (the `agent_cap_present` hot path): coconut-abi answers without a scope buffer,
     // exactly as `validate_cap_call` would (its tests prove it), so none is zeroed.
     if let Some(checked) = validate_unscoped_cap_call(call, aid, cap, uscope == 0, scope_len, flags)
     {
-        return ret(checked, |_| neg(Errno::EOPNOTSUPP));
+        return match checked {
+            Ok(req) => done(kernel(&req, &[])),
+            Err(e) => neg(e),
+        };
     }
     let mut buf = [0u8; AGENT_SCOPE_MAX];
     let checked = validate_cap_call(
@@ -415,7 +593,13 @@ fn cap_call_checks(
         &mut buf,
         |scope| copy_bytes(scope, uscope),
     );
-    ret(checked, |_| neg(Errno::EOPNOTSUPP))
+    match checked {
+        Ok(req) => {
+            let scope = buf.get(..req.scope_len).unwrap_or(&[]);
+            done(kernel(&req, scope))
+        }
+        Err(e) => neg(e),
+    }
 }
 
 /// `agent_cap_grant(aid, cap, scope, scope_len, flags)`.
@@ -462,8 +646,9 @@ pub extern "C" fn coconut_agent_audit_query(
     ubuf: c_ulong,
     bufsize: usize,
 ) -> c_long {
-    let reservation = match Reservation::take() {
-        Ok(r) => r,
+    let me = caller();
+    let mut slots = match Slots::take(1) {
+        Ok(s) => s,
         Err(e) => return e,
     };
     let checked = validate_audit_query(ufilter == 0, fsize, ubuf == 0, bufsize, || {
@@ -481,7 +666,7 @@ pub extern "C" fn coconut_agent_audit_query(
                 f.aid,
                 f.kinds,
                 f.flags & AGENT_AUDIT_SUBTREE != 0,
-                CALLER_AGENT,
+                me.aid,
                 coconut_audit_may_read_all(),
                 ubuf,
                 bufsize,
@@ -496,7 +681,7 @@ pub extern "C" fn coconut_agent_audit_query(
         bytes
     });
     // Sealed after the answer, so a query never returns its own row.
-    reservation.seal(AuditKind::AuditQuery, CALLER_AGENT, result, detail.as_str());
+    slots.seal(me.aid, AuditKind::AuditQuery, me.aid, result, detail.as_str());
     result
 }
 
@@ -514,4 +699,134 @@ pub extern "C" fn coconut_agent_memory_tier(
         });
         ret(checked, |_| neg(Errno::EOPNOTSUPP))
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// agentfs: the per-agent files and policy/signers
+// ---------------------------------------------------------------------------------------------
+
+/// What [`coconut_agent_render`] renders (the `what` numbers `agentfs.c` passes).
+const RENDER_STATUS: u32 = 0;
+const RENDER_MANIFEST: u32 = 1;
+const RENDER_CAPS: u32 = 2;
+const RENDER_SIGNERS: u32 = 3;
+/// `RENDER_BUDGET + kind id` (1..=5): `budget/<kind>`.
+const RENDER_BUDGET: u32 = 10;
+
+/// A `core::fmt::Write` over a byte buffer that fails when full.
+struct Out<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl core::fmt::Write for Out<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.len.checked_add(s.len()).ok_or(core::fmt::Error)?;
+        let dst = self.buf.get_mut(self.len..end).ok_or(core::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Renders an agentfs file of agent `aid` into `buf` (`docs/formats/agentfs.md`): its length,
+/// `-ENOENT` if the agent is gone (evicted), `-E2BIG` if `buf` is too small, `-EINVAL` for an
+/// unknown `what`.
+///
+/// # Safety
+///
+/// `buf` points to `len` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn coconut_agent_render(aid: u64, what: u32, buf: *mut u8, len: usize) -> isize {
+    // SAFETY: the caller promises `len` writable bytes at `buf`.
+    let buf = unsafe { core::slice::from_raw_parts_mut(buf, len) };
+    let mut out = Out { buf, len: 0 };
+    let r = tree::with_tree(|t| -> Result<(), Errno> {
+        if what == RENDER_SIGNERS {
+            for k in t.root_keys.iter() {
+                tree::write_hex(&mut out, &k.key);
+                let origin = if k.revoked {
+                    "revoked"
+                } else if k.built_in {
+                    "built-in"
+                } else {
+                    "added"
+                };
+                writeln!(out, " {}", origin).map_err(|_| Errno::E2BIG)?;
+            }
+            return Ok(());
+        }
+        let a = t.get(aid).ok_or(Errno::ENOENT)?;
+        let full = |_| Errno::E2BIG;
+        match what {
+            RENDER_STATUS => {
+                writeln!(out, "{}", a.state.word()).map_err(full)?;
+                writeln!(out, "since_ns={}", a.since_ns).map_err(full)?;
+                if a.aid == 0 {
+                    writeln!(out, "parent=none").map_err(full)?;
+                } else {
+                    writeln!(out, "parent={}", coconut_abi::Aid::new(a.parent).map_err(|_| Errno::EINVAL)?)
+                        .map_err(full)?;
+                }
+                writeln!(out, "name={}", a.name()).map_err(full)?;
+                writeln!(out, "tenant={}", a.tenant().unwrap_or("none")).map_err(full)?;
+                writeln!(out, "lane={}", a.lane).map_err(full)?;
+                writeln!(out, "members={}", a.members).map_err(full)?;
+                writeln!(out, "children={}", a.children).map_err(full)?;
+                writeln!(out, "denials={}", a.denials).map_err(full)?;
+                if !a.is_live() {
+                    writeln!(out, "result={}", a.result).map_err(full)?;
+                }
+            }
+            RENDER_MANIFEST => {
+                let dst = out.buf.get_mut(..a.manifest.len()).ok_or(Errno::E2BIG)?;
+                dst.copy_from_slice(&a.manifest);
+                out.len = a.manifest.len();
+            }
+            RENDER_CAPS => {
+                if let Some(set) = a.caps.as_deref() {
+                    let n = set.render(out.buf).map_err(|_| Errno::E2BIG)?;
+                    out.len = n;
+                }
+            }
+            w if w > RENDER_BUDGET => {
+                let kind = coconut_abi::QuotaKind::from_u32(w.saturating_sub(RENDER_BUDGET))
+                    .ok_or(Errno::EINVAL)?;
+                let b = a.budget(kind);
+                if b.limit == coconut_abi::limits::AGENT_QUOTA_UNLIMITED {
+                    write!(out, "limit=max").map_err(full)?;
+                } else {
+                    write!(out, "limit={}", b.limit).map_err(full)?;
+                }
+                writeln!(out, " used={} period_ns={}", b.used, b.period_ns).map_err(full)?;
+            }
+            _ => return Err(Errno::EINVAL),
+        }
+        Ok(())
+    });
+    match r {
+        Ok(()) => out.len as isize,
+        Err(e) => -(e.get() as isize),
+    }
+}
+
+/// Applies a write to `/agent/policy/signers` (the glue checked `CAP_SYS_ADMIN`): one or more
+/// lines `add <64 hex>` / `revoke <64 hex>`; 0 or `-errno` (lines before a bad one apply).
+///
+/// # Safety
+///
+/// `buf` points to `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn coconut_agent_write_signers(buf: *const u8, len: usize) -> c_int {
+    // SAFETY: the caller promises `len` readable bytes at `buf`.
+    let bytes = unsafe { core::slice::from_raw_parts(buf, len) };
+    for line in bytes.split(|&b| b == b'\n') {
+        if line.is_empty() {
+            continue;
+        }
+        if let Err(e) = tree::policy_signers_line(line) {
+            return -e.get();
+        }
+    }
+    0
 }

@@ -29,6 +29,7 @@ static DEFINE_SPINLOCK(stage_lock);
 static DEFINE_SPINLOCK(chain_lock);
 static DECLARE_WAIT_QUEUE_HEAD(space_wq);
 static DECLARE_WAIT_QUEUE_HEAD(sealer_wq);
+static DECLARE_WAIT_QUEUE_HEAD(sealed_wq);
 
 void coconut_audit_stage_lock(void)
 {
@@ -65,6 +66,21 @@ void coconut_audit_wake_sealer(void)
 	wake_up(&sealer_wq);
 }
 
+static bool ticket_sealed(u64 ticket)
+{
+	u64 seq;
+
+	return coconut_audit_ticket_seq(ticket, &seq);
+}
+
+int coconut_audit_wait_sealed(u64 ticket, u64 *seq)
+{
+	if (wait_event_killable(sealed_wq, ticket_sealed(ticket)))
+		return -EINTR;
+	coconut_audit_ticket_seq(ticket, seq);
+	return 0;
+}
+
 bool coconut_audit_may_sleep(void)
 {
 	return in_task() && !irqs_disabled();
@@ -91,7 +107,8 @@ static int coconut_audit_sealer(void *unused)
 	while (!kthread_should_stop()) {
 		wait_event_interruptible(sealer_wq,
 					 coconut_audit_work_pending() || kthread_should_stop());
-		coconut_audit_seal_pending();
+		if (coconut_audit_seal_pending() > 0)
+			wake_up_all(&sealed_wq);
 		cond_resched();
 	}
 	return 0;

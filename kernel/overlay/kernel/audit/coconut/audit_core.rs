@@ -99,10 +99,13 @@ struct Pending {
     subject: u64,
     detail_len: u16,
     detail: [u8; AGENT_AUDIT_DETAIL_MAX],
+    /// The commit ticket: the number of events committed before this one.
+    ticket: u64,
 }
 
 impl Pending {
     const EMPTY: Pending = Pending {
+        ticket: 0,
         kind: 0,
         result: 0,
         time_ns: 0,
@@ -162,6 +165,11 @@ struct Sealed {
     stalled: bool,
     /// Rows the sealer could not seal (a bug: counted and logged, never silent).
     seal_errors: u64,
+    /// Every commit ticket below this one has been sealed (or counted as a seal error).
+    sealed_tickets: u64,
+    /// `seq - ticket` of the last sealed event: the same for every event sealed since the
+    /// chain started unless a seal error (a bug) consumed a ticket without a row.
+    ticket_offset: u64,
 }
 
 static SEALED: Guarded<Sealed> = Guarded(UnsafeCell::new(Sealed {
@@ -174,6 +182,8 @@ static SEALED: Guarded<Sealed> = Guarded(UnsafeCell::new(Sealed {
     overwritten: 0,
     stalled: false,
     seal_errors: 0,
+    sealed_tickets: 0,
+    ticket_offset: 0,
 }));
 
 /// Runs `f` on the staging ring under its lock.
@@ -284,6 +294,36 @@ pub unsafe extern "C" fn coconut_audit_commit(
     detail: *const u8,
     detail_len: usize,
 ) -> c_int {
+    // SAFETY: the caller's promises are passed on; a NULL ticket pointer is allowed.
+    unsafe {
+        coconut_audit_commit_ticket(
+            kind,
+            actor,
+            subject,
+            result,
+            detail,
+            detail_len,
+            core::ptr::null_mut(),
+        )
+    }
+}
+
+/// [`coconut_audit_commit`], also storing the event's commit ticket in `*ticket` (when not
+/// NULL): [`coconut_audit_ticket_seq`] turns it into the row's sequence number once sealed.
+///
+/// # Safety
+///
+/// As [`coconut_audit_commit`]; `ticket` is NULL or points to a writable `u64`.
+#[no_mangle]
+pub unsafe extern "C" fn coconut_audit_commit_ticket(
+    kind: u32,
+    actor: u64,
+    subject: u64,
+    result: c_int,
+    detail: *const u8,
+    detail_len: usize,
+    ticket: *mut u64,
+) -> c_int {
     let bytes: &[u8] = if detail_len == 0 || detail.is_null() {
         &[]
     } else {
@@ -318,8 +358,9 @@ pub unsafe extern "C" fn coconut_audit_commit(
     pending.detail_len = bytes.len() as u16;
     // SAFETY: a plain clock read.
     pending.time_ns = unsafe { coconut_audit_now_ns() };
-    with_stage(|s| {
+    let given = with_stage(|s| {
         let at = s.first.wrapping_add(s.queued) % STAGE_SLOTS;
+        pending.ticket = s.committed;
         if let Some(slot) = s.slots.get_mut(at) {
             *slot = pending;
         }
@@ -327,10 +368,33 @@ pub unsafe extern "C" fn coconut_audit_commit(
         // The reservation guaranteed queued + reserved < STAGE_SLOTS before this commit.
         s.queued = s.queued.saturating_add(1).min(STAGE_SLOTS);
         s.committed = s.committed.saturating_add(1);
+        pending.ticket
     });
+    if !ticket.is_null() {
+        // SAFETY: the caller promises a writable `u64` when the pointer is not NULL.
+        unsafe { ticket.write(given) };
+    }
     // SAFETY: wakes the sealer kthread; callable in any context.
     unsafe { coconut_audit_wake_sealer() };
     0
+}
+
+/// Whether the event of commit ticket `ticket` has been sealed; if so, its sequence number
+/// is stored in `*seq`. Exact, since every committed event becomes the next row, unless a
+/// seal error (a bug, counted in `stats`) consumed a ticket without a row after it.
+///
+/// # Safety
+///
+/// `seq` points to a writable `u64`.
+#[no_mangle]
+pub unsafe extern "C" fn coconut_audit_ticket_seq(ticket: u64, seq: *mut u64) -> bool {
+    let (sealed, offset) = with_sealed(|s| (s.sealed_tickets, s.ticket_offset));
+    if ticket >= sealed {
+        return false;
+    }
+    // SAFETY: the caller promises a writable `u64`.
+    unsafe { seq.write(ticket.wrapping_add(offset)) };
+    true
 }
 
 /// Appends an event: [`coconut_audit_reserve`] then [`coconut_audit_commit`]. 0, or `-EINTR`
@@ -453,7 +517,10 @@ pub extern "C" fn coconut_audit_seal_pending() -> c_long {
             Aid::new(p.subject),
         ) else {
             // Checked at commit; cannot happen.
-            with_sealed(|s| s.seal_errors = s.seal_errors.saturating_add(1));
+            with_sealed(|s| {
+                s.seal_errors = s.seal_errors.saturating_add(1);
+                s.sealed_tickets = p.ticket.saturating_add(1);
+            });
             continue;
         };
         let rec = Record {
@@ -464,7 +531,16 @@ pub extern "C" fn coconut_audit_seal_pending() -> c_long {
             result: p.result,
             detail,
         };
-        if with_sealed(|s| seal_into(s, &rec)).is_err() {
+        let sealed_ok = with_sealed(|s| {
+            let seq = s.chain.as_ref().map_or(0, |c| c.next_seq());
+            let ok = seal_into(s, &rec).is_ok();
+            if ok {
+                s.ticket_offset = seq.wrapping_sub(p.ticket);
+            }
+            s.sealed_tickets = p.ticket.saturating_add(1);
+            ok
+        });
+        if !sealed_ok {
             with_sealed(|s| s.seal_errors = s.seal_errors.saturating_add(1));
             pr_err!("could not seal an event of kind {}\n", p.kind);
             continue;
