@@ -221,14 +221,14 @@ pub(crate) fn may_act(state: State) -> bool {
 /// caller's `agent.spawn` (`EPERM`), its state (`EBUSY`), the signer's trust (`EPERM`).
 fn spawn_caller_checks(t: &Tree, caller: &Caller, key: &[u8; 32]) -> Result<(), Errno> {
     if !t.holds(caller, caller.aid, CapId::AgentSpawn, b"") {
-        return Err(Errno::EPERM.into());
+        return Err(Errno::EPERM);
     }
     let state = t.get(caller.aid).map(|a| a.state).ok_or(Errno::EPERM)?;
     if !may_act(state) {
-        return Err(Errno::EBUSY.into());
+        return Err(Errno::EBUSY);
     }
     if !t.trusts(caller.aid, key) {
-        return Err(Errno::EPERM.into());
+        return Err(Errno::EPERM);
     }
     Ok(())
 }
@@ -343,12 +343,12 @@ pub(crate) fn spawn(
         // Row 18: caps ⊆ manifest caps ⊆ the caller's caps. a:00000's set holds every
         // capability unscoped, and its agent-API powers were checked with `holds` above.
         if !bound.is_subset_of(ceiling) || !ceiling.is_subset_of(parent_caps) {
-            return Err(Errno::EPERM.into());
+            return Err(Errno::EPERM);
         }
         // Row 23: limits.
         let depth = parent.depth.saturating_add(1);
         if !t.room_for(depth) {
-            return Err(Errno::EBUSY.into());
+            return Err(Errno::EBUSY);
         }
         // Budgets: the manifest's values capped at the parent's limit; others inherited.
         let now = now_ns();
@@ -598,7 +598,7 @@ pub(crate) fn attest(
     loop {
         let attempt = with_tree(|t| -> Result<Result<(usize, usize), u64>, Errno> {
             if !t.sees(caller, aid) {
-                return Err(Errno::ESRCH.into());
+                return Err(Errno::ESRCH);
             }
             match encode_chain(t, aid, &mut buf)? {
                 Some(r) => Ok(Ok(r)),
@@ -825,7 +825,7 @@ pub(crate) fn present(caller: &Caller, req: &CapRequest, scope: &[u8]) -> Result
     let cap = req.cap.ok_or(Errno::EINVAL)?;
     with_tree(|t| {
         if !t.sees(caller, aid) {
-            return Err(Errno::ESRCH.into());
+            return Err(Errno::ESRCH);
         }
         if t.holds(caller, aid, cap, scope) {
             Ok(())
