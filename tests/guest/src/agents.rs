@@ -755,7 +755,10 @@ fn cascade() -> Result<(), String> {
             .filter(|r| r.header.kind == AuditKind::CapDeny)
             .map(|r| r.detail)
             .collect();
-        return Err(format!("coordinator: {:?}, denials {denials:?}", status(aid)));
+        return Err(format!(
+            "coordinator: {:?}, denials {denials:?}",
+            status(aid)
+        ));
     }
     if !status(aid)?.contains("members=1\n") {
         return Err(format!("coordinator members: {:?}", status(aid)));
