@@ -4,13 +4,18 @@
 //! the shared parser (`libcoconut::audit::ChainLogLine`) and the shared verifier
 //! (`coconut_audit::Verifier`), and names the first bad line; [`tail`] renders the last lines
 //! of `chain.log` for humans and follows appended lines; [`svc`] (`status`, `svc …`,
-//! `poweroff`, `reboot`) talks to coconutd through [`ipc`]. `src/main.rs` declares the command
+//! `poweroff`, `reboot`) talks to coconutd through [`ipc`]; [`manifest`] makes keys, bodies
+//! and signed envelopes; [`agent`] spawns agents and calls the capability and attestation
+//! syscalls; [`tree`] reads agentfs for `tree` and `ps`. `src/main.rs` declares the command
 //! line (clap) and maps outcomes to exit codes.
 //!
 //! Constraints: no second parser or verifier here: every rule about what a line or a chain
 //! may be lives in `libcoconut`/`coconut-audit`. Reading is streaming, in constant memory.
 
+pub mod agent;
 pub mod ipc;
+pub mod manifest;
 pub mod svc;
 pub mod tail;
+pub mod tree;
 pub mod verify;

@@ -1,5 +1,5 @@
-//! `coconut`: the Coconut OS command line: `audit`, and coconutd's `status`, `svc`,
-//! `poweroff` and `reboot`.
+//! `coconut`: the Coconut OS command line: `audit`, coconutd's `status`, `svc`, `poweroff` and
+//! `reboot`, and the agent commands `manifest`, `spawn`, `caps`, `attest`, `tree` and `ps`.
 //!
 //! Job: declare the command line (clap derive) and map each outcome to its exit code and
 //! output; the work is in the library (`coconut_cli::verify`, `coconut_cli::tail`).
@@ -7,13 +7,17 @@
 //! Constraints: only commands that exist are declared (no placeholders). Exit codes of
 //! `audit verify`: 0 intact, 1 not intact (the first bad row is named), 2 the inputs could not
 //! be read. Of the coconutd commands: 0 done, 1 coconutd refused (the reason is printed), 2 no
-//! answer (coconutd not running, a broken reply).
+//! answer (coconutd not running, a broken reply). Of the agent commands: 0 done, 1 refused or
+//! failed (the message says what to do), 2 bad usage; `spawn PROGRAM` returns the program's
+//! status (128 + signal if killed).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use coconut_cli::agent::{self, Exit, Revoke};
+use coconut_cli::manifest::{self as mf, NewArgs};
 use coconut_cli::svc::{self, Change};
 use coconut_cli::tail::{self, Format};
 use coconut_cli::verify::{self, Failure, Input};
@@ -45,6 +49,56 @@ enum Command {
     /// coconutd's services: list, status, start, stop, restart.
     #[command(subcommand)]
     Svc(Svc),
+    /// Agent manifests: keygen, new, sign, verify.
+    #[command(subcommand)]
+    Manifest(ManifestCmd),
+    /// Spawn an agent from a signed manifest, as a child of the caller's agent.
+    ///
+    /// Without PROGRAM the agent is memberless. With one, a child process waits while the
+    /// agent is spawned with it as first member (by pidfd), then execs PROGRAM, which is where
+    /// it joins the agent. Prints the AID (a:NNNNN), then waits and exits with PROGRAM's
+    /// status. The manifest's signer must be trusted by the parent (for a:00000:
+    /// /agent/policy/signers).
+    Spawn {
+        /// The signed envelope (`coconut manifest sign`).
+        manifest: PathBuf,
+        /// A capability to bind now (repeatable); must be within the manifest's ceiling.
+        #[arg(long = "cap", value_name = "CAP")]
+        caps: Vec<String>,
+        /// The program and its arguments (after `--`).
+        #[arg(last = true, value_name = "PROGRAM")]
+        program: Vec<String>,
+    },
+    /// An agent's capabilities: show, grant, revoke.
+    #[command(subcommand)]
+    Caps(CapsCmd),
+    /// Print an agent's attestation chain (agent_attest) from a:00000 down: aid, name,
+    /// state, parent, signer, spawn_seq and hashes of each link.
+    Attest {
+        /// The agent, a:NNNNN or its number.
+        aid: String,
+        /// Print the chain as a JSON array (the keys of agentfs attestation/chain.json).
+        #[arg(long)]
+        json: bool,
+    },
+    /// The live agents as a tree under a:00000: state, members, caps, budgets, denials.
+    Tree {
+        /// Where agentfs is mounted.
+        #[arg(default_value = AGENT_DIR)]
+        dir: PathBuf,
+        /// Print a JSON array of root nodes, each with `children`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The live agents as a table: AID, parent, state, members, caps, denials, name, budget.
+    Ps {
+        /// Where agentfs is mounted.
+        #[arg(default_value = AGENT_DIR)]
+        dir: PathBuf,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
     /// Stop every service in reverse dependency order and power off (outside PID 1: coconutd
     /// exits).
     Poweroff {
@@ -56,6 +110,107 @@ enum Command {
     Reboot {
         #[command(flatten)]
         conn: Conn,
+    },
+}
+
+/// Where agentfs is mounted.
+const AGENT_DIR: &str = "/agent";
+
+#[derive(Subcommand)]
+enum ManifestCmd {
+    /// Make a new Ed25519 signing key: writes the 32-byte seed as hex to FILE (mode 0600,
+    /// never overwriting) and prints the public key (64 hex), which is what goes into
+    /// /agent/policy/signers or a parent manifest's --signer.
+    Keygen {
+        /// The key file to create.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Write an unsigned manifest body (canonical CBOR) for agent NAME; sign it with
+    /// `coconut manifest sign`.
+    New {
+        /// The agent name: 1..=64 bytes of [a-z0-9._-].
+        name: String,
+        /// A capability of the ceiling, `name` or `name:scope` (repeatable), e.g.
+        /// `fs.read:/srv/*`.
+        #[arg(long = "cap", value_name = "CAP")]
+        caps: Vec<String>,
+        /// A budget, KIND=N with KIND one of cpu, ram, hbm, net, inference_tokens (repeatable).
+        #[arg(long = "budget", value_name = "KIND=N")]
+        budgets: Vec<String>,
+        /// A public key (64 hex) trusted to sign this agent's children's manifests
+        /// (repeatable, at most 8).
+        #[arg(long = "signer", value_name = "HEX")]
+        signers: Vec<String>,
+        /// The tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// The tenant fair-share lane.
+        #[arg(long)]
+        lane: Option<u64>,
+        /// The body file to create.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Sign a body written by `manifest new` with a key from `manifest keygen`, writing the
+    /// envelope `coconut spawn` takes.
+    Sign {
+        /// The body.
+        body: PathBuf,
+        /// The key file.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The envelope file to create.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Decode a signed envelope and check it exactly as the kernel does (canonical CBOR,
+    /// strict Ed25519, the body's shape); print name, signer, caps and budgets. Whether the
+    /// signer is trusted is decided at spawn by the parent agent, not here.
+    Verify {
+        /// The envelope.
+        file: PathBuf,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum CapsCmd {
+    /// The agent's bound capabilities (agentfs `a:NNNNN/caps`).
+    Show {
+        /// The agent, a:NNNNN or its number.
+        aid: String,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+        /// Where agentfs is mounted.
+        #[arg(long, default_value = AGENT_DIR)]
+        dir: PathBuf,
+    },
+    /// Delegate a capability the calling agent holds to a descendant (agent_cap_grant).
+    Grant {
+        /// The agent, a:NNNNN or its number.
+        aid: String,
+        /// The capability, `name` or `name:scope`.
+        cap: String,
+    },
+    /// Revoke a capability from an agent and all its descendants, or everything (--all: the
+    /// subtree ends Terminated-revoked and its tasks are killed), or freeze the subtree
+    /// (--quarantine).
+    Revoke {
+        /// The agent, a:NNNNN or its number.
+        aid: String,
+        /// The capability to revoke, `name` or `name:scope`.
+        #[arg(required_unless_present_any = ["all", "quarantine"], conflicts_with_all = ["all", "quarantine"])]
+        cap: Option<String>,
+        /// Revoke everything.
+        #[arg(long, conflicts_with = "quarantine")]
+        all: bool,
+        /// Quarantine the agent and its live descendants.
+        #[arg(long)]
+        quarantine: bool,
     },
 }
 
@@ -177,8 +332,161 @@ fn coconutd(
     }
 }
 
+/// Runs an agent command: errors go to stderr as `coconut WHAT: message`, exit 1.
+fn run(what: &str, f: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
+    match f() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("coconut {what}: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn is_tty() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+fn run_spawn(manifest: &Path, caps: &[String], program: &[String]) -> ExitCode {
+    let r = agent::spawn(manifest, caps, program, |aid| {
+        println!("{aid}");
+        let _ = std::io::stdout().flush();
+    });
+    match r {
+        Ok(Exit::Memberless) => ExitCode::SUCCESS,
+        Ok(Exit::Code(c)) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
+        Ok(Exit::Signal(s)) => ExitCode::from(u8::try_from(128 + s).unwrap_or(255)),
+        Err(e) => {
+            eprintln!("coconut spawn: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_manifest(cmd: ManifestCmd) -> ExitCode {
+    match cmd {
+        ManifestCmd::Keygen { out } => run("manifest keygen", || {
+            println!("{}", hex::encode(mf::keygen(&out)?));
+            Ok(())
+        }),
+        ManifestCmd::New {
+            name,
+            caps,
+            budgets,
+            signers,
+            tenant,
+            lane,
+            out,
+        } => run("manifest new", || {
+            let args = NewArgs {
+                name: &name,
+                caps: &caps,
+                budgets: &budgets,
+                signers: &signers,
+                tenant: tenant.as_deref(),
+                lane,
+            };
+            mf::new(&args, &out)?;
+            eprintln!(
+                "wrote the body of {name} to {}; sign it with `coconut manifest sign`",
+                out.display()
+            );
+            Ok(())
+        }),
+        ManifestCmd::Sign { body, key, out } => run("manifest sign", || {
+            let signer = mf::sign(&body, &key, &out)?;
+            println!("{}", hex::encode(signer));
+            Ok(())
+        }),
+        ManifestCmd::Verify { file, json } => run("manifest verify", || {
+            let v = mf::verify(&file)?;
+            if json {
+                println!("{}", v.to_json());
+            } else {
+                print!("{}", v.to_text());
+            }
+            Ok(())
+        }),
+    }
+}
+
+fn run_caps(cmd: CapsCmd) -> ExitCode {
+    match cmd {
+        CapsCmd::Show { aid, json, dir } => run("caps show", || {
+            let caps = agent::caps_show(&dir, agent::parse_aid(&aid)?)?;
+            if json {
+                println!("{}", json!(caps));
+            } else {
+                for c in caps {
+                    println!("{c}");
+                }
+            }
+            Ok(())
+        }),
+        CapsCmd::Grant { aid, cap } => run("caps grant", || {
+            agent::caps_grant(agent::parse_aid(&aid)?, &cap)
+        }),
+        CapsCmd::Revoke {
+            aid,
+            cap,
+            all,
+            quarantine,
+        } => run("caps revoke", || {
+            let what = match (cap, all, quarantine) {
+                (Some(c), _, _) => Revoke::Cap(c),
+                (None, true, _) => Revoke::All,
+                (None, false, _) => Revoke::Quarantine,
+            };
+            agent::caps_revoke(agent::parse_aid(&aid)?, &what)
+        }),
+    }
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Manifest(cmd) => run_manifest(cmd),
+        Command::Spawn {
+            manifest,
+            caps,
+            program,
+        } => run_spawn(&manifest, &caps, &program),
+        Command::Caps(cmd) => run_caps(cmd),
+        Command::Attest { aid, json } => run("attest", || {
+            let (links, _) = agent::attest(agent::parse_aid(&aid)?)?;
+            if json {
+                println!(
+                    "{}",
+                    json!(links.iter().map(|l| l.to_json()).collect::<Vec<_>>())
+                );
+            } else {
+                for l in &links {
+                    print!("{}", l.to_text());
+                }
+            }
+            Ok(())
+        }),
+        Command::Tree { dir, json } => run("tree", || {
+            let agents = coconut_cli::tree::live(&dir)?;
+            if json {
+                println!("{}", coconut_cli::tree::tree_json(&agents));
+            } else {
+                print!("{}", coconut_cli::tree::render_tree(&agents, is_tty()));
+            }
+            Ok(())
+        }),
+        Command::Ps { dir, json } => run("ps", || {
+            let agents = coconut_cli::tree::live(&dir)?;
+            if json {
+                println!(
+                    "{}",
+                    json!(agents.iter().map(|a| a.to_json()).collect::<Vec<_>>())
+                );
+            } else {
+                print!("{}", coconut_cli::tree::render_ps(&agents, is_tty()));
+            }
+            Ok(())
+        }),
         Command::Status { json, conn } => coconutd("status", &conn, |s, o| svc::status(s, json, o)),
         Command::Svc(Svc::List { json, conn }) => {
             coconutd("svc list", &conn, |s, o| svc::list(s, json, o))
