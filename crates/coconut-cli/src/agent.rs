@@ -107,7 +107,7 @@ pub fn spawn(
         .collect::<Result<_>>()?;
     let mut argp: Vec<*const libc::c_char> = argv.iter().map(|c| c.as_ptr()).collect();
     argp.push(std::ptr::null());
-    let (go_r, go_w) = rustix::pipe::pipe().context("pipe")?;
+    let (go_r, go_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).context("pipe")?;
     // SAFETY: this process is single-threaded here (the CLI starts no threads); the child only
     // calls read, execvp and _exit, all async-signal-safe, on memory prepared before the fork.
     let pid = unsafe { libc::fork() };
@@ -115,11 +115,14 @@ pub fn spawn(
         bail!("fork: {}", std::io::Error::last_os_error());
     }
     if pid == 0 {
+        use std::os::fd::AsRawFd;
         let r = go_r.as_fd();
+        let w = go_w.as_raw_fd();
         let mut b = 0u8;
-        // SAFETY: plain system calls in the child on live buffers, then exec or _exit.
+        // SAFETY: plain system calls in the child on live buffers, then exec or _exit. The
+        // child closes its copy of the write end first, so the parent closing its own is EOF.
         unsafe {
-            use std::os::fd::AsRawFd;
+            libc::close(w);
             let n = libc::read(r.as_raw_fd(), (&mut b as *mut u8).cast(), 1);
             if n == 1 {
                 libc::execvp(argp[0], argp.as_ptr());
