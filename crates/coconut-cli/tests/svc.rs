@@ -199,3 +199,45 @@ fn no_daemon_is_exit_2_with_what_to_do() {
     );
     assert!(e.contains("--socket PATH or set COCONUT_SOCKET"), "{e}");
 }
+
+#[test]
+fn other_uids_may_read_but_not_change() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    if !rustix::process::geteuid().is_root() {
+        // Only root can run a client as another uid; as non-root, the caller is the daemon's
+        // own uid, which is always allowed (covered by the test above).
+        eprintln!("not root: the cross-uid check needs root to run a client as uid 65534");
+        return;
+    }
+    let h = Host::start();
+    std::fs::set_permissions(h.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    wait_running(&h);
+    let as_nobody = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_coconut"))
+            .args(args)
+            .arg("--socket")
+            .arg(h.socket())
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .unwrap()
+    };
+    let o = as_nobody(&["svc", "list"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(text(&o).contains("db "));
+    let o = as_nobody(&["svc", "stop", "db"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err(&o).starts_with("coconut svc stop: uid 65534 may not change services"),
+        "{}",
+        err(&o)
+    );
+    let o = as_nobody(&["poweroff"]);
+    assert_eq!(o.status.code(), Some(1));
+    // Nothing changed.
+    let o = h.coconut(&["svc", "status", "db", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["service"]["state"], "running");
+    assert_eq!(v["service"]["starts"], 1);
+}
