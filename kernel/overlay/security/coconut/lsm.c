@@ -253,6 +253,14 @@ static int coconut_check_path(const struct path *path, u32 access)
 		return 0;
 	if (aid == COCONUT_AID_BLANK)
 		return -EACCES;
+	/*
+	 * Files of internal filesystems (pidfds, pipes, sockets, anonymous inodes: SB_NOUSER)
+	 * and private inodes have no path an fs.* capability could name; opening them is the
+	 * business of the call that makes them (pidfd_open, pipe2, socket), as in Landlock.
+	 */
+	if ((path->dentry->d_sb->s_flags & SB_NOUSER) ||
+	    (d_is_positive(path->dentry) && IS_PRIVATE(d_backing_inode(path->dentry))))
+		return 0;
 	buf = __getname();
 	if (!buf)
 		return -ENOMEM;
