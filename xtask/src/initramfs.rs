@@ -27,8 +27,8 @@ fn init_script() -> String {
     format!(
         r#"#!/bin/busybox sh
 # Coconut OS test initramfs: mount the pseudo filesystems, then run the in-guest tests
-# (coconut.test=1) or benchmarks (coconut.bench=1), answer the KVM probe (coconut.probe=1),
-# or give a shell.
+# (coconut.test=1), benchmarks (coconut.bench=1) or a demo (coconut.demo=NAME), answer the
+# KVM probe (coconut.probe=1), or give a shell.
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin:/usr/bin
 mount -t proc proc /proc
@@ -45,6 +45,10 @@ case " $(cat /proc/cmdline) " in
     reboot -f ;;
   *" coconut.bench=1 "*)
     /bin/coconut-guest-tests --bench
+    reboot -f ;;
+  *" coconut.demo="*)
+    demo=$(sed -n 's/.*coconut\.demo=\([a-z-]*\).*/\1/p' /proc/cmdline)
+    /bin/coconut-guest-tests --demo "$demo"
     reboot -f ;;
   *" coconut.test=1 "*)
     /bin/coconut-guest-tests

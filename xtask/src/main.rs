@@ -6,6 +6,7 @@
 //! is missing or names the exact command to run.
 
 mod bench;
+mod demo;
 mod guest;
 mod initramfs;
 mod kernel;
@@ -51,6 +52,9 @@ enum Command {
     Test(test::Args),
     /// Run the benchmarks (criterion, host) and print their ratios against the reference crates.
     Bench(bench::Args),
+    /// Boot the kernel and run a scenario on its console: `demo dream-team` shows a coordinator
+    /// agent, 30 workers with delegated capabilities, and one worker refused and CAP_DENIED.
+    Demo(demo::Args),
 }
 
 fn main() {
@@ -63,6 +67,7 @@ fn main() {
         Command::Lint(args) => lint::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Demo(args) => demo::run(&args),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

@@ -111,7 +111,7 @@ fn child_action(action: &str, arg: Option<&str>) -> Result<(), String> {
             let _ = std::io::stdin().read_to_end(&mut rest);
             Ok(())
         }
-        _ => Err(format!("unknown action {action}")),
+        _ => crate::team::child_action(action, arg),
     }
 }
 
@@ -120,17 +120,17 @@ fn root() -> Aid {
     Aid::new(0).expect("a:00000")
 }
 
-fn errno() -> i32 {
+pub(crate) fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
 /// The root key the tests add to `/agent/policy/signers`.
-fn root_key() -> SigningKey {
+pub(crate) fn root_key() -> SigningKey {
     SigningKey::from_bytes(&[7; 32])
 }
 
 /// The key a coordinator agent's manifest trusts for its children.
-fn child_key() -> SigningKey {
+pub(crate) fn child_key() -> SigningKey {
     SigningKey::from_bytes(&[9; 32])
 }
 
@@ -138,12 +138,17 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn cap(text: &str) -> Capability {
+pub(crate) fn cap(text: &str) -> Capability {
     text.parse().expect("test capability")
 }
 
 /// A signed manifest envelope.
-fn manifest(name: &str, caps: &[&str], signers: &[[u8; 32]], key: &SigningKey) -> Vec<u8> {
+pub(crate) fn manifest(
+    name: &str,
+    caps: &[&str],
+    signers: &[[u8; 32]],
+    key: &SigningKey,
+) -> Vec<u8> {
     let mut b = ManifestBuilder::new(name).caps(caps.iter().map(|c| cap(c)));
     for s in signers {
         b = b.signer(*s);
@@ -151,7 +156,7 @@ fn manifest(name: &str, caps: &[&str], signers: &[[u8; 32]], key: &SigningKey) -
     b.build().expect("test manifest").sign(key).to_bytes()
 }
 
-fn capset(caps: &[&str]) -> Vec<u8> {
+pub(crate) fn capset(caps: &[&str]) -> Vec<u8> {
     let caps: Vec<Capability> = caps.iter().map(|c| cap(c)).collect();
     encode_capset(&caps).expect("test capset")
 }
@@ -164,11 +169,11 @@ fn read(path: &str) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))
 }
 
-fn status(aid: Aid) -> Result<String, String> {
+pub(crate) fn status(aid: Aid) -> Result<String, String> {
     read(&format!("/agent/{aid}/status"))
 }
 
-fn state(aid: Aid) -> Result<String, String> {
+pub(crate) fn state(aid: Aid) -> Result<String, String> {
     Ok(status(aid)?.lines().next().unwrap_or("").to_string())
 }
 
@@ -183,7 +188,7 @@ fn live() -> Result<Vec<String>, String> {
 }
 
 /// Every sealed row about `aid` (waits briefly for the sealer).
-fn rows_about(aid: u64) -> Result<Vec<AuditRow>, String> {
+pub(crate) fn rows_about(aid: u64) -> Result<Vec<AuditRow>, String> {
     let filter = AgentAuditFilter {
         from_seq: 0,
         to_seq: 0,
@@ -241,6 +246,22 @@ fn write_signers(text: &str) -> Result<(), i32> {
         .map_err(|e| e.raw_os_error().unwrap_or(0))?;
     f.write_all(text.as_bytes())
         .map_err(|e| e.raw_os_error().unwrap_or(0))
+}
+
+/// For the demos, outside the test order: starts the audit chain if nothing has (`boot=1`) and
+/// makes the root key a trusted signer, as `policy_signers` does.
+pub(crate) fn trust_root_key() -> Result<(), String> {
+    let stats = read("/agent/audit/stats")?;
+    if stats.contains("started=0\n") {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/agent/audit/link")
+            .map_err(|e| format!("/agent/audit/link: {e}"))?;
+        f.write_all(b"boot=1\n")
+            .map_err(|e| format!("start the chain: {e}"))?;
+    }
+    let key = hex(root_key().verifying_key().as_bytes());
+    write_signers(&format!("add {key}\n")).map_err(|e| format!("add the root key: errno {e}"))
 }
 
 fn policy_signers() -> Result<(), String> {
@@ -603,7 +624,7 @@ fn quota() -> Result<(), String> {
 
 /// Forks a child that waits on a pipe, spawns an agent with it as the pidfd member, then lets
 /// it exec the runner with `args`. Returns the AID, the child's pid, its stdin and stdout.
-fn spawn_member(
+pub(crate) fn spawn_member(
     m: &[u8],
     caps: &[u8],
     args: &[&str],
@@ -614,9 +635,11 @@ fn spawn_member(
     let mut output = [0i32; 2];
     // SAFETY: pipes into valid arrays.
     unsafe {
-        if libc::pipe(go.as_mut_ptr()) != 0
-            || libc::pipe(input.as_mut_ptr()) != 0
-            || libc::pipe(output.as_mut_ptr()) != 0
+        // Close-on-exec: the program the child execs (and its own children) hold only its
+        // stdin and stdout, so a reader sees the end of a pipe when the child ends.
+        if libc::pipe2(go.as_mut_ptr(), libc::O_CLOEXEC) != 0
+            || libc::pipe2(input.as_mut_ptr(), libc::O_CLOEXEC) != 0
+            || libc::pipe2(output.as_mut_ptr(), libc::O_CLOEXEC) != 0
         {
             return Err("pipe".into());
         }
@@ -634,9 +657,16 @@ fn spawn_member(
         // SAFETY: plain system calls in the child, then exec or _exit.
         unsafe {
             let mut b = 0u8;
+            // The parent's ends: without them, the read below ends if the parent dies.
+            libc::close(go[1]);
+            libc::close(input[1]);
+            libc::close(output[0]);
             libc::dup2(input[0], 0);
             libc::dup2(output[1], 1);
-            libc::read(go[0], (&mut b as *mut u8).cast(), 1);
+            // No go-ahead (the parent died or refused the spawn): no exec.
+            if libc::read(go[0], (&mut b as *mut u8).cast(), 1) != 1 {
+                libc::_exit(125);
+            }
             libc::execv(argv[0], argv.as_ptr());
             libc::_exit(127);
         }
@@ -674,7 +704,7 @@ fn spawn_member(
     Ok((aid, pid, stdin, stdout))
 }
 
-fn wait(pid: i32) -> i32 {
+pub(crate) fn wait(pid: i32) -> i32 {
     let mut status = 0;
     // SAFETY: reaps our child.
     unsafe { libc::waitpid(pid, &mut status, 0) };
@@ -682,7 +712,7 @@ fn wait(pid: i32) -> i32 {
 }
 
 /// Polls `f` for up to 5 s (the exit of a member is counted by a workqueue).
-fn eventually(what: &str, f: impl Fn() -> Result<bool, String>) -> Result<(), String> {
+pub(crate) fn eventually(what: &str, f: impl Fn() -> Result<bool, String>) -> Result<(), String> {
     for _ in 0..100 {
         if f()? {
             return Ok(());

@@ -5,14 +5,17 @@
 //! console in the protocol of `coconut_qemu::protocol` (`ok`/`fail` per test, then a `done`
 //! line with the counts); it exits 0 only if every test passed, and `/init` prints that exit
 //! status in a protocol line of its own. `--list` prints the test names, one per line, so the
-//! host knows which results to expect; `--bench` runs the microbenchmarks instead (`bench.rs`).
+//! host knows which results to expect; `--bench` runs the microbenchmarks instead (`bench.rs`),
+//! `--demo NAME` a scenario told on the console (`team.rs`, `cargo xtask demo`).
 //! A panicking test is reported as a failure; the runner goes on with the next one.
 
 mod agents;
 mod audit;
 mod bench;
+mod cli;
 mod kernel;
 mod syscalls;
+mod team;
 mod wrappers;
 
 use std::io::Write;
@@ -46,6 +49,8 @@ fn tests() -> Vec<Test> {
     all.extend(syscalls::tests());
     all.extend(wrappers::tests());
     all.extend(agents::tests());
+    all.extend(team::tests());
+    all.extend(cli::tests());
     all.extend(audit::final_tests());
     all
 }
@@ -55,6 +60,16 @@ fn main() {
     if args.first().map(String::as_str) == Some("--agent-child") {
         let action = args.get(1).map_or("", String::as_str);
         std::process::exit(agents::child(action, args.get(2).map(String::as_str)));
+    }
+    if let Some(i) = args.iter().position(|a| a == "--demo") {
+        let code = match args.get(i + 1).map(String::as_str) {
+            Some("dream-team") => team::demo(),
+            other => {
+                eprintln!("--demo: unknown demo {other:?}; known: dream-team");
+                2
+            }
+        };
+        std::process::exit(code);
     }
     if args.iter().any(|a| a == "--bench") {
         std::process::exit(bench::run());
