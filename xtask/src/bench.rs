@@ -314,6 +314,47 @@ fn vm_report(accel: &str, figures: &[BenchFigure]) -> Vec<String> {
         ));
     }
     out.extend(audit_report(accel, figures));
+    out.extend(agent_report(accel, figures));
+    out
+}
+
+/// `agent_spawn` against its anchor (a cgroup made, fork, join, exec of `/bin/true`; goal:
+/// below it), and `agent_cap_present` on a 64-entry set against `getppid` (goal: at most
+/// 1.5x), all from the same boot.
+fn agent_report(accel: &str, figures: &[BenchFigure]) -> Vec<String> {
+    let get = |name: &str| figures.iter().find(|f| f.name == name);
+    let ratio = |ours: u64, reference: u64| {
+        (ours * 100)
+            .checked_div(reference)
+            .map_or("n/a".to_string(), |r| {
+                format!("{}.{:02}x", r / 100, r % 100)
+            })
+    };
+    let mut out = Vec::new();
+    if let (Some(spawn), Some(anchor)) = (get("agent_spawn"), get("cgroup_fork_exec_true")) {
+        out.push(format!(
+            "vm[{accel}] agent_spawn p50 {} ns p90 {} ns vs cgroup+fork+join+exec /bin/true p50 {} ns p90 {} ns: {} (goal below 1.00x)",
+            spawn.p50_ns,
+            spawn.p90_ns,
+            anchor.p50_ns,
+            anchor.p90_ns,
+            ratio(spawn.p50_ns, anchor.p50_ns)
+        ));
+    }
+    if let Some(ppid) = get(VM_REFERENCE) {
+        for name in [
+            "agent_cap_present_64_scoped",
+            "agent_cap_present_64_unscoped",
+        ] {
+            if let Some(f) = get(name) {
+                out.push(format!(
+                    "vm[{accel}] {name} p50 {} ns: {} {VM_REFERENCE} (goal at most 1.50x)",
+                    f.p50_ns,
+                    ratio(f.p50_ns, ppid.p50_ns)
+                ));
+            }
+        }
+    }
     out
 }
 

@@ -107,22 +107,15 @@ pub fn run() -> i32 {
             // SAFETY: getppid has no preconditions.
             Ok(i64::from(unsafe { libc::getppid() }))
         }),
-        measure(
-            "agent_cap_present",
-            Err(Errno::EOPNOTSUPP.get()),
-            Errno::EOPNOTSUPP.name().into(),
-            || agent(Syscall::AgentCapPresent, [AID_SELF, spawn, 0, 0, 0]),
-        ),
-        measure(
-            "libcoconut_cap_present",
-            Err(Errno::EOPNOTSUPP.get()),
-            Errno::EOPNOTSUPP.name().into(),
-            || {
-                sys::cap_present(AidTarget::SelfAgent, &unscoped)
-                    .map(i64::from)
-                    .map_err(|e| e.errno().unwrap_or(0))
-            },
-        ),
+        // a:00000, called by root: holds every capability (the shortest full check).
+        measure("agent_cap_present", Ok(0), "0".into(), || {
+            agent(Syscall::AgentCapPresent, [AID_SELF, spawn, 0, 0, 0])
+        }),
+        measure("libcoconut_cap_present", Ok(1), "true".into(), || {
+            sys::cap_present(AidTarget::SelfAgent, &unscoped)
+                .map(i64::from)
+                .map_err(|e| e.errno().unwrap_or(0))
+        }),
         measure(
             "agent_attest_version",
             Ok(version),
@@ -139,6 +132,10 @@ pub fn run() -> i32 {
     match audit_figures() {
         Ok(more) => figures.extend(more),
         Err(why) => println!("{}", bench_error_line(&format!("audit benchmarks: {why}"))),
+    }
+    match agent_figures() {
+        Ok(more) => figures.extend(more),
+        Err(why) => println!("{}", bench_error_line(&format!("agent benchmarks: {why}"))),
     }
     for figure in &figures {
         println!("{}", figure.line());
@@ -230,4 +227,118 @@ fn audit_figures() -> Result<Vec<BenchFigure>, String> {
         Ok(0)
     });
     Ok(vec![append, sealed, bound])
+}
+
+/// Single calls timed one by one (each costs far more than a clock read): p50 and p90.
+fn each(
+    name: &str,
+    calls: usize,
+    returns: &str,
+    mut f: impl FnMut() -> Result<u64, String>,
+) -> Result<BenchFigure, String> {
+    let mut ns = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        ns.push(f()?);
+    }
+    ns.sort_unstable();
+    let at = |percent: usize| ns[(ns.len() - 1) * percent / 100];
+    Ok(BenchFigure {
+        name: name.into(),
+        p50_ns: at(50),
+        p90_ns: at(90),
+        calls: calls as u64,
+        returns: returns.into(),
+        unexpected: 0,
+    })
+}
+
+/// Entries of the cap set of the `agent_cap_present_64_*` figures.
+const SET_ENTRIES: usize = 64;
+
+/// The agent subsystem's figures, measured in this boot:
+/// - `agent_spawn`: one `agent_spawn` of a memberless agent from a signed manifest (the
+///   Ed25519 check, the tree link and the sealed rows), each agent revoked untimed after;
+/// - `cgroup_fork_exec_true`: the anchor, what starting a confined process costs without
+///   agents: mkdir of a cgroup, fork, the child joining it and exec'ing `/bin/true`, wait,
+///   rmdir;
+/// - `agent_cap_present_64_scoped` / `_unscoped`: `agent_cap_present` on an agent holding a
+///   64-entry set, for its last scoped entry and for an unscoped one.
+fn agent_figures() -> Result<Vec<BenchFigure>, String> {
+    crate::agents::trust_root_key()?;
+    let key = crate::agents::root_key();
+    let caps = ["fs.read:/tmp/*"];
+    let m = crate::agents::manifest("bench", &caps, &[], &key);
+    let set = crate::agents::capset(&caps);
+    let spawn = each("agent_spawn", 200, "ok", || {
+        let start = now_ns();
+        let aid = sys::spawn(&m, &set, None, 0).map_err(|e| format!("spawn: {e}"))?;
+        let took = now_ns() - start;
+        sys::revoke_all(aid).map_err(|e| format!("revoke: {e}"))?;
+        Ok(took)
+    })?;
+    let anchor = each("cgroup_fork_exec_true", 200, "ok", cgroup_fork_exec)?;
+    let mut many: Vec<String> = (0..SET_ENTRIES - 1)
+        .map(|i| format!("fs.read:/tmp/bench/{i}/*"))
+        .collect();
+    many.push("agent.spawn".into());
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let m64 = crate::agents::manifest("bench-64", &many, &[], &key);
+    let aid = sys::spawn(&m64, &crate::agents::capset(&many), None, 0)
+        .map_err(|e| format!("spawn of the 64-entry agent: {e}"))?;
+    let scoped = crate::agents::cap(&format!("fs.read:/tmp/bench/{}/x", SET_ENTRIES - 2));
+    let unscoped = crate::agents::cap("agent.spawn");
+    let present = |c: &Capability| {
+        sys::cap_present(aid, c)
+            .map(i64::from)
+            .map_err(|e| e.errno().unwrap_or(0))
+    };
+    let figures = vec![
+        spawn,
+        anchor,
+        measure("agent_cap_present_64_scoped", Ok(1), "true".into(), || {
+            present(&scoped)
+        }),
+        measure(
+            "agent_cap_present_64_unscoped",
+            Ok(1),
+            "true".into(),
+            || present(&unscoped),
+        ),
+    ];
+    sys::revoke_all(aid).map_err(|e| format!("revoke: {e}"))?;
+    Ok(figures)
+}
+
+/// One run of the anchor: a cgroup made, a child forked into it exec'ing `/bin/true`, reaped,
+/// the cgroup removed. Returns its nanoseconds.
+fn cgroup_fork_exec() -> Result<u64, String> {
+    let dir = "/sys/fs/cgroup/bench-anchor";
+    let procs = c"/sys/fs/cgroup/bench-anchor/cgroup.procs";
+    let tru = c"/bin/true";
+    let argv = [tru.as_ptr(), std::ptr::null()];
+    let start = now_ns();
+    std::fs::create_dir(dir).map_err(|e| format!("mkdir {dir}: {e}"))?;
+    // SAFETY: the child calls only async-signal-safe functions, then exec or _exit.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: plain system calls in the child on valid, NUL-terminated strings.
+        unsafe {
+            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+            if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                libc::_exit(126);
+            }
+            libc::close(fd);
+            libc::execv(tru.as_ptr(), argv.as_ptr());
+            libc::_exit(127);
+        }
+    }
+    let mut status = 0;
+    // SAFETY: reaps our child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    std::fs::remove_dir(dir).map_err(|e| format!("rmdir {dir}: {e}"))?;
+    let took = now_ns() - start;
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        return Err(format!("the anchor's child failed (status {status:#x})"));
+    }
+    Ok(took)
 }
