@@ -69,7 +69,7 @@ const fn kernel(condition: &'static str, errno: Errno) -> CheckStep {
     }
 }
 
-static SPAWN: [CheckStep; 23] = [
+static SPAWN: [CheckStep; 24] = [
     pure("`args` is NULL", Errno::EFAULT),
     pure("`size` < `AGENT_SPAWN_ARGS_SIZE_VER0` (48)", Errno::EINVAL),
     pure("`size` > `AGENT_STRUCT_SIZE_MAX` (4096)", Errno::E2BIG),
@@ -83,16 +83,17 @@ static SPAWN: [CheckStep; 23] = [
     copy("`manifest` is not readable for `manifest_len` bytes", Errno::EFAULT),
     copy("`caps_len` > 0 and `caps` is not readable", Errno::EFAULT),
     kernel("the envelope, the body or `caps` is not valid canonical CBOR of the documented shape (unknown key, wrong type, value out of range, unknown capability name, more than `AGENT_CAPS_MAX` entries, entries not strictly sorted)", Errno::EINVAL),
+    kernel("(tree mutex) the caller's agent does not hold `agent.spawn` (for a:00000: the calling task lacks `CAP_SYS_ADMIN` in the initial user namespace)", Errno::EPERM),
+    kernel("(tree mutex) the caller's agent is not Active, Cap-denied or Inference-blocked", Errno::EBUSY),
+    kernel("(tree mutex) the envelope's `key` is not trusted: for a:00000, not a root key (built in, or added and not revoked through `/agent/policy/signers`); for another agent, not in its manifest's `signers`", Errno::EPERM),
     kernel("the Ed25519 signature does not verify under the strict rules", Errno::EKEYREJECTED),
-    kernel("the signer key is not in the parent's `signers` (the root keys for a:00000)", Errno::EPERM),
-    kernel("the caller's agent does not hold `agent.spawn`", Errno::EPERM),
-    kernel("`caps` is not a subset of the manifest's caps, or the manifest's caps are not a subset of the caller's agent's caps", Errno::EPERM),
-    kernel("`lane` != 0 and no tenant lane with that number is configured, or it differs from the manifest's `lane`", Errno::EINVAL),
-    kernel("`pidfd` is not an open pidfd", Errno::EBADF),
-    kernel("the pidfd's task has exited", Errno::ESRCH),
-    kernel("the pidfd's task is not a child of the caller, not in the caller's agent, or has more than one thread", Errno::EINVAL),
-    kernel("the caller's agent is not Active, Cap-denied or Inference-blocked; `AGENT_MAX_AGENTS` agents are live; or the new agent would be deeper than `AGENT_DEPTH_MAX`", Errno::EBUSY),
-    kernel("allocating the agent, its cgroup or its lane fails", Errno::ENOMEM),
+    kernel("`lane` != 0 (no tenant lanes exist yet: `/agent/policy/tenants/` is not built)", Errno::EINVAL),
+    kernel("with `AGENT_SPAWN_PIDFD`: `pidfd` is not a pidfd", Errno::EBADF),
+    kernel("the pidfd's task has exited or is exiting (`PF_EXITING`)", Errno::ESRCH),
+    kernel("the pidfd is a `PIDFD_THREAD` pidfd; its task's `real_parent` is not in the caller's thread group; it is not in the caller's agent; it has more than one thread; or it already has a pending join", Errno::EINVAL),
+    kernel("(tree mutex) rows 14-16 again (a revoke or state change may have run since), then: `caps` is not a subset of the manifest's caps, or the manifest's caps are not a subset of the caller's agent's caps", Errno::EPERM),
+    kernel("(tree mutex) `AGENT_MAX_AGENTS` agents are live, the new agent would be deeper than `AGENT_DEPTH_MAX`, or no AID is left", Errno::EBUSY),
+    kernel("an allocation fails (the manifest copy, the capability sets, the agent, the tree slot, its agentfs directory)", Errno::ENOMEM),
 ];
 
 static ATTEST: [CheckStep; 8] = [
@@ -163,38 +164,25 @@ macro_rules! cap_prefix {
 
 static GRANT: [CheckStep; 16] = cap_prefix![
     kernel("no agent `aid` visible to the caller", Errno::ESRCH),
-    kernel(
-        "the caller's agent is not a strict ancestor of `aid`",
-        Errno::EPERM
-    ),
-    kernel(
-        "the caller's agent lacks `agent.delegate`, or holds no entry covering (`cap`, scope)",
-        Errno::EPERM
-    ),
-    kernel(
-        "(`cap`, scope) is not covered by the manifest caps of `aid` (the manifest is the ceiling)",
-        Errno::EPERM
-    ),
-    kernel(
-        "`aid` is terminated, or `AGENT_GRANT_RELEASE` and `aid` is not Quarantined",
-        Errno::EBUSY
-    ),
-    kernel(
-        "the entry is new and the set already has `AGENT_CAPS_MAX` (64) entries",
-        Errno::E2BIG
-    ),
-    kernel("allocating the new entry fails", Errno::ENOMEM),
+    kernel("the caller's agent is not a strict ancestor of `aid`", Errno::EPERM),
+    kernel("`AGENT_GRANT_RELEASE` and `aid` is not Quarantined", Errno::EBUSY),
+    kernel("the caller's agent lacks `agent.delegate`, or holds no entry covering (`cap`, scope) (for a:00000: the task lacks `CAP_SYS_ADMIN`)", Errno::EPERM),
+    kernel("`aid` is live and its manifest caps do not cover (`cap`, scope) (the manifest is the ceiling), or its parent holds no entry covering it (a grandparent cannot give what the parent lost)", Errno::EPERM),
+    kernel("`aid` is terminated", Errno::EBUSY),
+    kernel("the entry is new and the set is full (`AGENT_CAPS_MAX` (64) entries or its scope arena)", Errno::E2BIG),
 ];
 
-static REVOKE: [CheckStep; 12] = cap_prefix![
+static REVOKE: [CheckStep; 14] = cap_prefix![
     kernel("no agent `aid` visible to the caller", Errno::ESRCH),
-    kernel("the caller's agent is neither a strict ancestor of `aid` nor holds `agent.admin`", Errno::EPERM),
-    kernel("`aid` is terminated, or `AGENT_REVOKE_QUARANTINE` and `aid` is not Active, Inference-blocked or Cap-denied", Errno::EBUSY),
+    kernel("`aid` is a:00000 (immune), or the caller's agent is neither a strict ancestor of `aid` nor holds `agent.admin` with `aid` in its own subtree", Errno::EPERM),
+    kernel("`aid` is terminated", Errno::EBUSY),
+    kernel("the list of the subtree's live agents cannot be allocated", Errno::ENOMEM),
+    kernel("`AGENT_REVOKE_QUARANTINE` and `aid` is not Active, Inference-blocked or Cap-denied", Errno::EBUSY),
 ];
 
 static PRESENT: [CheckStep; 11] = cap_prefix![
     kernel(
-        "no agent `aid` visible to the caller (self, descendants; all with `agent.admin`)",
+        "no agent `aid` visible to the caller (its own agent and its descendants; an unprivileged a:00000 caller sees only a:00000)",
         Errno::ESRCH
     ),
     kernel(
