@@ -27,6 +27,10 @@ pub struct Binaries {
     pub tests: PathBuf,
     /// The `coconut` command (crates/coconut-cli), which the runner calls as a user would.
     pub coconut: PathBuf,
+    /// `coconutd` (crates/coconutd), PID 1 of the ISO's root filesystems.
+    pub coconutd: PathBuf,
+    /// `coconut-install` (crates/coconut-install), the ISO's installer.
+    pub install: PathBuf,
 }
 
 /// Builds the guest binaries (release, static).
@@ -41,6 +45,14 @@ pub fn build() -> Result<Binaries> {
             "coconut-guest-tests",
             "--package",
             "coconut-cli",
+            "--package",
+            "coconutd",
+            "--package",
+            "coconut-install",
+            "--bin",
+            "coconutd",
+            "--bin",
+            "coconut-install",
             "--bin",
             "coconut-guest-tests",
             "--bin",
@@ -55,7 +67,9 @@ pub fn build() -> Result<Binaries> {
     let release = target_dir.join(TARGET).join("release");
     let tests = release.join("coconut-guest-tests");
     let coconut = release.join("coconut");
-    for bin in [&tests, &coconut] {
+    let coconutd = release.join("coconutd");
+    let install = release.join("coconut-install");
+    for bin in [&tests, &coconut, &coconutd, &install] {
         let bytes = std::fs::read(bin).with_context(|| format!("reading {}", bin.display()))?;
         check_static(&bytes).with_context(|| {
             format!(
@@ -64,7 +78,12 @@ pub fn build() -> Result<Binaries> {
             )
         })?;
     }
-    Ok(Binaries { tests, coconut })
+    Ok(Binaries {
+        tests,
+        coconut,
+        coconutd,
+        install,
+    })
 }
 
 /// Fails unless `elf` is a 64-bit ELF executable that needs no dynamic loader: no `PT_INTERP`

@@ -68,20 +68,24 @@ pub fn run(_args: &Args) -> Result<PathBuf> {
     p.stage("host tools", || setup::ensure(&[Need::Initramfs], true))?;
     let bins = p.stage("guest binaries", guest::build)?;
     let out = paths::target().join("initramfs").join("initramfs.cpio.gz");
-    p.stage("archive", || write_archive(&out, &bins))?;
+    p.stage("archive", || test_archive(&out, &bins))?;
     p.finish();
     Ok(out)
 }
 
-/// An entry of the archive.
-enum Entry<'a> {
+/// An entry of an initramfs archive.
+pub enum Entry<'a> {
+    /// A directory (mode 0755).
     Dir(&'a str),
+    /// A regular file: path, contents, permission bits.
     File(&'a str, Vec<u8>, u32),
+    /// A symbolic link: path, target.
     Symlink(&'a str, &'a str),
+    /// A character device: path, major, minor.
     CharDev(&'a str, u32, u32),
 }
 
-fn write_archive(out: &Path, bins: &guest::Binaries) -> Result<()> {
+fn test_archive(out: &Path, bins: &guest::Binaries) -> Result<()> {
     let busybox =
         std::fs::read("/bin/busybox").context("reading /bin/busybox (package busybox-static)")?;
     let runner =
@@ -109,6 +113,12 @@ fn write_archive(out: &Path, bins: &guest::Binaries) -> Result<()> {
         Entry::File("bin/coconut-guest-tests", runner, 0o755),
         Entry::File("bin/coconut", coconut, 0o755),
     ];
+    write_archive(out, &entries)
+}
+
+/// Writes `entries` as a gzip-compressed newc cpio archive at `out` (atomically: a temporary
+/// file renamed into place), root-owned, every mtime 0.
+pub fn write_archive(out: &Path, entries: &[Entry<'_>]) -> Result<()> {
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir)?;
     }

@@ -9,6 +9,7 @@ mod bench;
 mod demo;
 mod guest;
 mod initramfs;
+mod iso;
 mod kernel;
 mod lint;
 mod paths;
@@ -52,6 +53,9 @@ enum Command {
     Test(test::Args),
     /// Run the benchmarks (criterion, host) and print their ratios against the reference crates.
     Bench(bench::Args),
+    /// Build the installable, live-bootable ISO (hybrid BIOS+UEFI, CD and USB stick) from the
+    /// generic kernel and the profiles' root filesystems; prints its path last.
+    Iso(iso::Args),
     /// Boot the kernel and run a scenario on its console: `demo dream-team` shows a coordinator
     /// agent, 30 workers with delegated capabilities, and one worker refused and CAP_DENIED.
     Demo(demo::Args),
@@ -67,6 +71,7 @@ fn main() {
         Command::Lint(args) => lint::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Iso(args) => iso::run(&args).map(|path| print_path(&path)),
         Command::Demo(args) => demo::run(&args),
     };
     if let Err(err) = result {

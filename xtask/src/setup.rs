@@ -35,6 +35,8 @@ pub enum Need {
     Initramfs,
     /// Booting QEMU.
     Qemu,
+    /// Building the ISO (`cargo xtask iso`) and booting it (`--image` tests).
+    Image,
 }
 
 /// One Debian package and why it is needed.
@@ -155,17 +157,72 @@ const PACKAGES: &[Package] = &[
     Package {
         name: "busybox-static",
         why: "the initramfs userland",
-        needs: &[Need::Initramfs],
+        needs: &[Need::Initramfs, Need::Image],
     },
     Package {
         name: "libc6-dev",
         why: "static glibc for the guest binaries",
-        needs: &[Need::Initramfs],
+        needs: &[Need::Initramfs, Need::Image],
     },
     Package {
         name: "qemu-system-x86",
         why: "booting the kernel",
-        needs: &[Need::Qemu],
+        needs: &[Need::Qemu, Need::Image],
+    },
+    Package {
+        name: "mkosi",
+        why: "builds the profiles' Debian root trees (mkosi 14)",
+        needs: &[Need::Image],
+    },
+    Package {
+        name: "debootstrap",
+        why: "mkosi's Debian installer",
+        needs: &[Need::Image],
+    },
+    Package {
+        name: "systemd-container",
+        why: "systemd-nspawn, in which mkosi runs apt",
+        needs: &[Need::Image],
+    },
+    Package {
+        name: "squashfs-tools",
+        why: "mksquashfs packs the live root filesystems",
+        needs: &[Need::Image],
+    },
+    Package {
+        name: "grub-common",
+        why: "grub-mkimage",
+        needs: &[Need::Image],
+    },
+    Package {
+        name: "grub-pc-bin",
+        why: "GRUB's BIOS core and hybrid MBR",
+        needs: &[Need::Image],
+    },
+    Package {
+        name: "grub-efi-amd64-bin",
+        why: "GRUB's UEFI core (BOOTX64.EFI)",
+        needs: &[Need::Image],
+    },
+    Package {
+        name: "mtools",
+        why: "writes the ISO's EFI system image",
+        needs: &[Need::Image],
+    },
+    Package {
+        name: "dosfstools",
+        why: "mkfs.fat for the ISO's EFI system image",
+        needs: &[Need::Image],
+    },
+    Package {
+        name: "xorriso",
+        why: "assembles the hybrid BIOS+UEFI ISO",
+        needs: &[Need::Image],
+    },
+    Package {
+        name: "ovmf",
+        why: "UEFI firmware for booting the ISO in QEMU",
+        needs: &[Need::Image],
     },
 ];
 
@@ -184,7 +241,10 @@ pub struct KernelToolchain {
 
 /// `cargo xtask setup`.
 pub fn run(args: &Args) -> Result<()> {
-    ensure(&[Need::Kernel, Need::Initramfs, Need::Qemu], !args.check)?;
+    ensure(
+        &[Need::Kernel, Need::Initramfs, Need::Qemu, Need::Image],
+        !args.check,
+    )?;
     eprintln!("host set-up complete");
     Ok(())
 }

@@ -29,6 +29,11 @@ pub struct Args {
     /// Only the kernel (with its checks) and the VM tier: no lints, no host tier.
     #[arg(long)]
     pub vm_only: bool,
+    /// Only the image tier (on demand; not part of the default run): build the ISO with
+    /// `cargo xtask iso`, assemble it again and compare the bytes, and boot it from a CD drive
+    /// with SeaBIOS and with OVMF and as a USB stick with OVMF, each to coconutd's ready line.
+    #[arg(long, conflicts_with_all = ["host_only", "vm_only"])]
+    pub image: bool,
     /// Kernel configuration the VM tier boots (see `cargo xtask kernel --help`).
     #[arg(long, default_value = "qemu")]
     pub config: String,
@@ -45,6 +50,9 @@ fn cargo() -> Command {
 
 /// `cargo xtask test`.
 pub fn run(args: &Args) -> Result<()> {
+    if args.image {
+        return image_tier();
+    }
     let stages = match (args.host_only, args.vm_only) {
         (true, _) => 5,
         (_, true) => 4,
@@ -95,6 +103,23 @@ pub fn run(args: &Args) -> Result<()> {
             }
             stage::run(&mut cmd)
         },
+    )?;
+    p.finish();
+    Ok(())
+}
+
+/// `cargo xtask test --image`.
+fn image_tier() -> Result<()> {
+    let out = paths::target().join("iso").join("coconut-os.iso");
+    let (iso, inputs) = crate::iso::build(&out)?;
+    let mut p = Pipeline::new("test --image", 1);
+    p.stage(
+        &format!(
+            "image tier: {} (Linux {})",
+            out.display(),
+            iso.kernel_version
+        ),
+        || crate::iso::check::run(&iso, &inputs),
     )?;
     p.finish();
     Ok(())

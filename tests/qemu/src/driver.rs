@@ -145,13 +145,18 @@ pub struct Boot {
 /// passes (then QEMU is killed). Lines QEMU or the guest print after the stop line, until QEMU
 /// exits (at most 5 s later), are kept too.
 pub fn boot(vm: &Vm, log: &Path, stop: &str, timeout: Duration) -> Result<Boot> {
-    if let Some(dir) = log.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut file =
-        std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
-    let mut child = vm
-        .command(false)?
+    run_until(vm.command(false)?, log, stop, timeout)
+}
+
+/// Runs a headless QEMU command line (its serial console on stdout, stdin null) as [`boot`]
+/// does: until a console line contains `stop`, QEMU exits, or `timeout` passes. For boots that
+/// [`Vm`] does not describe (an ISO on a CD drive, a disk image, UEFI firmware).
+pub fn run_until(mut cmd: Command, log: &Path, stop: &str, timeout: Duration) -> Result<Boot> {
+    let mut file = create_log(log)?;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .context("cannot start qemu-system-x86_64")?;
     let (tx, rx) = mpsc::channel::<String>();
@@ -227,6 +232,136 @@ pub fn boot(vm: &Vm, log: &Path, stop: &str, timeout: Duration) -> Result<Boot> 
         timed_out,
         elapsed: start.elapsed(),
     })
+}
+
+/// One exchange of a [`converse`] script: once the console shows `expect` (in a finished line
+/// or in the unfinished one, as a prompt is), `send` is typed on the serial console.
+#[derive(Clone, Debug)]
+pub struct Exchange {
+    /// Text to wait for.
+    pub expect: String,
+    /// Text to type (include the `\n`).
+    pub send: String,
+}
+
+/// Like [`run_until`], but with the serial console on stdin too, typing each [`Exchange`]'s
+/// answer in order when its prompt appears. `stop` is looked for only after the last
+/// exchange. QEMU is always killed at the end.
+pub fn converse(
+    mut cmd: Command,
+    log: &Path,
+    script: &[Exchange],
+    stop: &str,
+    timeout: Duration,
+) -> Result<Boot> {
+    use std::io::Read;
+    let mut file = create_log(log)?;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start qemu-system-x86_64")?;
+    let mut stdin = child.stdin.take().context("no stdin")?;
+    let mut stdout = child.stdout.take().context("no stdout")?;
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let start = Instant::now();
+    let mut lines = Vec::new();
+    let mut partial = String::new();
+    let mut next = 0;
+    let (mut finished, mut timed_out) = (false, false);
+    'outer: loop {
+        let left = timeout.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            timed_out = true;
+            break;
+        }
+        let chunk = match rx.recv_timeout(left) {
+            Ok(c) => c,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                timed_out = true;
+                break;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        file.write_all(&chunk)?;
+        partial.push_str(&String::from_utf8_lossy(&chunk));
+        loop {
+            // Prompts: the unfinished line (and the finished ones before it in this chunk).
+            if let Some(ex) = script.get(next) {
+                if partial.contains(&ex.expect) {
+                    stdin.write_all(ex.send.as_bytes())?;
+                    stdin.flush()?;
+                    next += 1;
+                    // What was matched is used up.
+                    let at = partial.find(&ex.expect).unwrap_or(0) + ex.expect.len();
+                    let (done, rest) = partial.split_at(at);
+                    lines.extend(done.lines().map(|l| l.trim_end_matches('\r').to_string()));
+                    partial = rest.to_string();
+                    continue;
+                }
+            } else if partial.contains(stop) {
+                finished = true;
+                lines.extend(
+                    partial
+                        .lines()
+                        .map(|l| l.trim_end_matches('\r').to_string()),
+                );
+                partial.clear();
+                break 'outer;
+            }
+            break;
+        }
+        // Keep only the unfinished line once no prompt is in the finished ones.
+        if let Some(nl) = partial.rfind('\n') {
+            let (done, rest) = partial.split_at(nl + 1);
+            lines.extend(done.lines().map(|l| l.trim_end_matches('\r').to_string()));
+            partial = rest.to_string();
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(stdin);
+    let _ = reader.join();
+    for chunk in rx.try_iter() {
+        file.write_all(&chunk)?;
+        partial.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    lines.extend(
+        partial
+            .lines()
+            .map(|l| l.trim_end_matches('\r').to_string()),
+    );
+    if timed_out {
+        writeln!(
+            file,
+            "\n[vmtest] deadline of {}s passed; QEMU killed (exchanges done: {next} of {})",
+            timeout.as_secs(),
+            script.len()
+        )?;
+    }
+    Ok(Boot {
+        lines,
+        finished,
+        timed_out,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// Creates the console log `log` and its directory.
+fn create_log(log: &Path) -> Result<std::fs::File> {
+    if let Some(dir) = log.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))
 }
 
 /// The last `n` lines, joined, for failure messages.

@@ -1,0 +1,314 @@
+//! The image tier (`cargo xtask test --image`): the ISO built, rebuilt to the same bytes, and
+//! booted by SeaBIOS and by OVMF to coconutd's `ready` line.
+//!
+//! Each check prints `image::<name> ... ok` or `... FAILED` with the console log's tail; all
+//! run, and the tier fails if any did. The boots run under the accelerator the VM tier chose
+//! (`COCONUT_ACCEL`, else TCG: KVM hangs on these machines).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use coconut_qemu::driver;
+
+use super::Iso;
+use crate::paths;
+
+/// coconutd's console line once no service is waiting or starting (docs/coconutd.md, PID 1).
+pub const READY: &str = "coconutd: ready:";
+
+/// UEFI firmware (Debian's `ovmf`): code and variables in one image.
+const OVMF: &str = "/usr/share/ovmf/OVMF.fd";
+
+/// How a boot gets to the ISO.
+#[derive(Clone, Copy)]
+pub enum Firmware {
+    /// QEMU's default BIOS; the ISO on an IDE CD drive (El Torito, BIOS entry).
+    SeaBios,
+    /// UEFI; the ISO on an IDE CD drive (El Torito, EFI entry).
+    Ovmf,
+    /// UEFI; the ISO as a USB stick (the appended GPT partition).
+    OvmfUsb,
+}
+
+impl Firmware {
+    fn name(self) -> &'static str {
+        match self {
+            Firmware::SeaBios => "seabios_cdrom",
+            Firmware::Ovmf => "ovmf_cdrom",
+            Firmware::OvmfUsb => "ovmf_usb_stick",
+        }
+    }
+}
+
+/// A headless QEMU machine (1 GiB, 2 CPUs) with its serial console on stdio, under the VM
+/// tier's accelerator (`COCONUT_ACCEL`, else TCG), exiting instead of rebooting.
+fn machine() -> Command {
+    let accel = std::env::var("COCONUT_ACCEL").unwrap_or_else(|_| "tcg".into());
+    let mut cmd = Command::new("qemu-system-x86_64");
+    cmd.args(["-accel", &accel, "-m", "1024", "-smp", "2"])
+        .args(["-cpu", if accel == "kvm" { "host" } else { "max" }])
+        .args(["-display", "none", "-monitor", "none", "-serial", "stdio"])
+        .arg("-no-reboot");
+    cmd
+}
+
+/// The QEMU command line booting `iso` with `fw`.
+pub fn qemu(iso: &Path, fw: Firmware) -> Command {
+    let mut cmd = machine();
+    match fw {
+        Firmware::SeaBios => {
+            cmd.arg("-cdrom").arg(iso);
+        }
+        Firmware::Ovmf => {
+            cmd.args(["-bios", OVMF]).arg("-cdrom").arg(iso);
+        }
+        Firmware::OvmfUsb => {
+            cmd.args(["-bios", OVMF])
+                .args(["-device", "qemu-xhci", "-device", "usb-storage,drive=stick"])
+                .arg("-drive")
+                .arg(format!(
+                    "if=none,id=stick,format=raw,readonly=on,file={}",
+                    iso.display()
+                ));
+        }
+    }
+    cmd
+}
+
+/// Boots `iso` with `fw` until coconutd is ready; returns the seconds it took.
+pub fn boot_to_ready(iso: &Path, fw: Firmware, timeout: Duration) -> Result<f64> {
+    let log = log_dir().join(format!("{}.log", fw.name()));
+    let boot = driver::run_until(qemu(iso, fw), &log, READY, timeout)?;
+    if !boot.finished {
+        bail!(
+            "no `{READY}` line {} ({}); console log {}:\n{}",
+            if boot.timed_out {
+                "before the deadline"
+            } else {
+                "before QEMU exited"
+            },
+            format_args!("{:.0}s", boot.elapsed.as_secs_f64()),
+            log.display(),
+            driver::tail(&boot.lines, 25)
+        );
+    }
+    let saw = |s: &str| boot.lines.iter().any(|l| l.contains(s));
+    if !saw("coconut-live: medium on") {
+        bail!("coconutd is ready but the live initramfs never said where the medium was");
+    }
+    Ok(boot.elapsed.as_secs_f64())
+}
+
+/// The password the unattended install gives `ada` and root.
+const PASSWORD: &str = "coconut-test";
+
+/// Boots the live system from the ISO's kernel and initramfs (a direct kernel boot, so the
+/// command line can carry the answers; the ISO is on the CD drive as the medium) with an empty
+/// 4 GiB virtio disk, and waits for the installer to finish and power off.
+fn install_unattended(iso: &Iso, inputs: &super::Inputs, disk: &Path) -> Result<String> {
+    let _ = std::fs::remove_file(disk);
+    std::fs::File::create(disk)
+        .and_then(|f| f.set_len(4 << 30))
+        .with_context(|| format!("creating {}", disk.display()))?;
+    let mut cmd = machine();
+    cmd.arg("-kernel")
+        .arg(&inputs.bzimage)
+        .arg("-initrd")
+        .arg(&inputs.initrd)
+        .arg("-append")
+        .arg(format!(
+            "coconut.medium={} coconut.live=server console=ttyS0,115200 \
+             coconut.install=server coconut.install.disk=/dev/vda \
+             coconut.install.hostname=installed coconut.install.user=ada \
+             coconut.install.password={PASSWORD} coconut.install.then=poweroff",
+            iso.medium
+        ))
+        .arg("-cdrom")
+        .arg(&iso.path)
+        .arg("-drive")
+        .arg(format!("file={},if=virtio,format=raw", disk.display()));
+    let log = log_dir().join("install.log");
+    let done = "coconut-install: installed server on /dev/vda";
+    let boot = driver::run_until(cmd, &log, done, Duration::from_secs(1200))?;
+    if !boot.finished {
+        bail!(
+            "no `{done}` line ({:.0}s); console log {}:\n{}",
+            boot.elapsed.as_secs_f64(),
+            log.display(),
+            driver::tail(&boot.lines, 30)
+        );
+    }
+    let line = boot
+        .lines
+        .iter()
+        .find(|l| l.contains(done))
+        .cloned()
+        .unwrap_or_default();
+    Ok(format!(
+        "{:.0}s: {}",
+        boot.elapsed.as_secs_f64(),
+        line.trim_start_matches("coconut-install: ")
+    ))
+}
+
+/// The installed disk alone, by SeaBIOS: GRUB from the disk, coconutd ready, root logs in on
+/// the serial console with the installed password, and `coconut tree /agent` shows the boot
+/// agent (coconutd, a:00000) and the hostname is the installed one.
+fn installed_login(disk: &Path) -> Result<String> {
+    let mut cmd = machine();
+    cmd.arg("-drive")
+        .arg(format!("file={},if=virtio,format=raw", disk.display()));
+    let ex = |expect: &str, send: &str| driver::Exchange {
+        expect: expect.into(),
+        send: send.into(),
+    };
+    let script = [
+        ex("installed login: ", "root\n"),
+        ex("Password: ", &format!("{PASSWORD}\n")),
+        ex(
+            "# ",
+            "hostname; coconut tree /agent | cat; echo TREE-$((40+2))\n",
+        ),
+    ];
+    let log = log_dir().join("installed-bios.log");
+    let boot = driver::converse(cmd, &log, &script, "TREE-42", Duration::from_secs(400))?;
+    if !boot.finished {
+        bail!(
+            "the installed system did not get through login to `coconut tree` ({:.0}s); console log {}:\n{}",
+            boot.elapsed.as_secs_f64(),
+            log.display(),
+            driver::tail(&boot.lines, 30)
+        );
+    }
+    if !boot.lines.iter().any(|l| l.contains(READY)) {
+        bail!(
+            "logged in, but coconutd never said `{READY}`; console log {}",
+            log.display()
+        );
+    }
+    if !boot.lines.iter().any(|l| l.trim() == "installed") {
+        bail!(
+            "`hostname` did not print the installed hostname `installed`; console log {}",
+            log.display()
+        );
+    }
+    let boot_agent = boot
+        .lines
+        .iter()
+        .find(|l| l.starts_with("a:00000 coconutd"))
+        .cloned();
+    match boot_agent {
+        Some(l) => Ok(format!(
+            "logged in, `{}`, {:.0}s",
+            l.trim(),
+            boot.elapsed.as_secs_f64()
+        )),
+        None => bail!(
+            "`coconut tree /agent` shows no boot agent `a:00000 coconutd`; console log {}:\n{}",
+            log.display(),
+            driver::tail(&boot.lines, 20)
+        ),
+    }
+}
+
+/// The installed disk alone, by OVMF: the ESP's `EFI/BOOT/BOOTX64.EFI`, coconutd ready.
+fn installed_uefi(disk: &Path) -> Result<String> {
+    let mut cmd = machine();
+    cmd.args(["-bios", OVMF])
+        .arg("-drive")
+        .arg(format!("file={},if=virtio,format=raw", disk.display()));
+    let log = log_dir().join("installed-uefi.log");
+    let boot = driver::run_until(cmd, &log, READY, Duration::from_secs(300))?;
+    if !boot.finished {
+        bail!(
+            "no `{READY}` line ({:.0}s); console log {}:\n{}",
+            boot.elapsed.as_secs_f64(),
+            log.display(),
+            driver::tail(&boot.lines, 25)
+        );
+    }
+    Ok(format!(
+        "ready {:.1}s after QEMU started",
+        boot.elapsed.as_secs_f64()
+    ))
+}
+
+fn log_dir() -> PathBuf {
+    paths::target().join("image-logs")
+}
+
+/// Runs the image tier against a built ISO and its inputs.
+pub fn run(iso: &Iso, inputs: &super::Inputs) -> Result<()> {
+    let mut failed = Vec::new();
+    let mut report = |name: &str, r: Result<String>| match r {
+        Ok(detail) => eprintln!("image::{name} ... ok ({detail})"),
+        Err(e) => {
+            eprintln!("image::{name} ... FAILED\n{e:#}");
+            failed.push(name.to_string());
+        }
+    };
+    report("iso_assembly_is_reproducible", reproducible(iso, inputs));
+    for fw in [Firmware::SeaBios, Firmware::Ovmf, Firmware::OvmfUsb] {
+        report(
+            &format!("live_boot_{}_reaches_coconutd_ready", fw.name()),
+            boot_to_ready(&iso.path, fw, Duration::from_secs(300))
+                .map(|s| format!("ready {s:.1}s after QEMU started")),
+        );
+    }
+    let disk = paths::target().join("iso").join("install-disk.img");
+    let installed = install_unattended(iso, inputs, &disk);
+    let ok = installed.is_ok();
+    report(
+        "unattended_install_of_server_profile_to_a_virtio_disk",
+        installed,
+    );
+    if ok {
+        report(
+            "installed_disk_boots_by_bios_and_root_logs_in_to_see_the_boot_agent",
+            installed_login(&disk),
+        );
+        report(
+            "installed_disk_boots_by_uefi_to_coconutd_ready",
+            installed_uefi(&disk),
+        );
+    }
+    if !failed.is_empty() {
+        bail!("image tier: {} failed: {}", failed.len(), failed.join(", "));
+    }
+    Ok(())
+}
+
+/// Assembles the ISO a second time from the same inputs (GRUB images included) and compares
+/// the bytes.
+fn reproducible(iso: &Iso, inputs: &super::Inputs) -> Result<String> {
+    let start = Instant::now();
+    let work = paths::target().join("iso").join("work-again");
+    let again = paths::target().join("iso").join("again.iso");
+    super::grub(&work, &iso.medium)?;
+    super::assemble(inputs, &iso.medium, &work, &again)?;
+    let a = std::fs::read(&iso.path).with_context(|| format!("reading {}", iso.path.display()))?;
+    let b = std::fs::read(&again)?;
+    if a != b {
+        let first = a
+            .iter()
+            .zip(&b)
+            .position(|(x, y)| x != y)
+            .unwrap_or(a.len().min(b.len()));
+        bail!(
+            "{} ({} bytes) and {} ({} bytes) differ, first at byte {first}",
+            iso.path.display(),
+            a.len(),
+            again.display(),
+            b.len()
+        );
+    }
+    let _ = std::fs::remove_file(&again);
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(format!(
+        "{} bytes twice, {:.1}s",
+        a.len(),
+        start.elapsed().as_secs_f64()
+    ))
+}
