@@ -11,11 +11,16 @@
 //! 5. Kernel lints: the kernel's `CLIPPY=1`, the overlay's rustfmt with the tree's config.
 //! 6. The initramfs, then the VM tier: the kernel and the initramfs booted in QEMU; the
 //!    in-guest runner's tests are reported one by one by `coconut-vmtest`.
+//! 7. The image tier's core checks ([`crate::iso::check`]): the ISO built (`cargo xtask iso`)
+//!    and assembled again to the same bytes, its live boot by SeaBIOS, an unattended install to
+//!    a virtual disk, and that disk booted with a login. `--image` runs every image check
+//!    (also the OVMF boots) and nothing else.
 
 use std::process::Command;
 
 use anyhow::Result;
 
+use crate::iso::check;
 use crate::setup::{self, Need};
 use crate::stage::{self, Pipeline};
 use crate::{guest, initramfs, kernel, lint, paths};
@@ -29,9 +34,11 @@ pub struct Args {
     /// Only the kernel (with its checks) and the VM tier: no lints, no host tier.
     #[arg(long)]
     pub vm_only: bool,
-    /// Only the image tier (on demand; not part of the default run): build the ISO with
-    /// `cargo xtask iso`, assemble it again and compare the bytes, and boot it from a CD drive
-    /// with SeaBIOS and with OVMF and as a USB stick with OVMF, each to coconutd's ready line.
+    /// Only the image tier, every check of it: build the ISO with `cargo xtask iso`, assemble
+    /// it again and compare the bytes; boot it from a CD drive with SeaBIOS and with OVMF and
+    /// as a USB stick with OVMF, each to coconutd's ready line; install it unattended onto a
+    /// virtual disk and boot that disk by BIOS (logging in) and by UEFI. The default run has
+    /// the core of these (no OVMF boots).
     #[arg(long, conflicts_with_all = ["host_only", "vm_only"])]
     pub image: bool,
     /// Kernel configuration the VM tier boots (see `cargo xtask kernel --help`).
@@ -51,12 +58,12 @@ fn cargo() -> Command {
 /// `cargo xtask test`.
 pub fn run(args: &Args) -> Result<()> {
     if args.image {
-        return image_tier();
+        return image_tier(check::Scope::Full);
     }
     let stages = match (args.host_only, args.vm_only) {
         (true, _) => 5,
         (_, true) => 4,
-        _ => 10,
+        _ => 11,
     };
     let mut p = Pipeline::new("test", stages);
     let needs: &[Need] = if args.host_only {
@@ -104,12 +111,18 @@ pub fn run(args: &Args) -> Result<()> {
             stage::run(&mut cmd)
         },
     )?;
+    if !args.host_only && !args.vm_only {
+        p.stage("image tier (core checks; all with --image)", || {
+            image_tier(check::Scope::Core)
+        })?;
+    }
     p.finish();
     Ok(())
 }
 
-/// `cargo xtask test --image`.
-fn image_tier() -> Result<()> {
+/// The image tier: `cargo xtask test --image` (every check), and the last stage of the
+/// default run (the core checks).
+fn image_tier(scope: check::Scope) -> Result<()> {
     let out = paths::target().join("iso").join("coconut-os.iso");
     let (iso, inputs) = crate::iso::build(&out)?;
     let mut p = Pipeline::new("test --image", 1);
@@ -119,7 +132,7 @@ fn image_tier() -> Result<()> {
             out.display(),
             iso.kernel_version
         ),
-        || crate::iso::check::run(&iso, &inputs),
+        || check::run(&iso, &inputs, scope),
     )?;
     p.finish();
     Ok(())

@@ -395,6 +395,10 @@ fn configure(a: &Answers, ids: &Ids, target: &Path, mounts: &mut Mounts) -> Resu
             ids.esp_fstab()
         ),
     )?;
+    write(
+        "etc/issue",
+        format!("Coconut OS ({}) \\n on \\l\n\n", a.profile),
+    )?;
     for s in LIVE_ONLY_SERVICES {
         let _ = std::fs::remove_file(target.join("etc/coconut/services").join(s));
     }

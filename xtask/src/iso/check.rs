@@ -188,7 +188,8 @@ fn installed_login(disk: &Path) -> Result<String> {
             log.display()
         );
     }
-    if !boot.lines.iter().any(|l| l.trim() == "installed") {
+    // Bash's prompt may prefix the output with terminal escapes (bracketed paste).
+    if !boot.lines.iter().any(|l| l.trim().ends_with("installed")) {
         bail!(
             "`hostname` did not print the installed hostname `installed`; console log {}",
             log.display()
@@ -239,8 +240,19 @@ fn log_dir() -> PathBuf {
     paths::target().join("image-logs")
 }
 
+/// Which image checks run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The README's `cargo xtask test`: reproducibility, the SeaBIOS live boot, the unattended
+    /// install and the installed disk's BIOS boot with a login.
+    Core,
+    /// `cargo xtask test --image`: also the OVMF live boots (CD and USB stick) and the
+    /// installed disk's UEFI boot.
+    Full,
+}
+
 /// Runs the image tier against a built ISO and its inputs.
-pub fn run(iso: &Iso, inputs: &super::Inputs) -> Result<()> {
+pub fn run(iso: &Iso, inputs: &super::Inputs, scope: Scope) -> Result<()> {
     let mut failed = Vec::new();
     let mut report = |name: &str, r: Result<String>| match r {
         Ok(detail) => eprintln!("image::{name} ... ok ({detail})"),
@@ -250,7 +262,11 @@ pub fn run(iso: &Iso, inputs: &super::Inputs) -> Result<()> {
         }
     };
     report("iso_assembly_is_reproducible", reproducible(iso, inputs));
-    for fw in [Firmware::SeaBios, Firmware::Ovmf, Firmware::OvmfUsb] {
+    let firmwares: &[Firmware] = match scope {
+        Scope::Core => &[Firmware::SeaBios],
+        Scope::Full => &[Firmware::SeaBios, Firmware::Ovmf, Firmware::OvmfUsb],
+    };
+    for &fw in firmwares {
         report(
             &format!("live_boot_{}_reaches_coconutd_ready", fw.name()),
             boot_to_ready(&iso.path, fw, Duration::from_secs(300))
@@ -269,10 +285,12 @@ pub fn run(iso: &Iso, inputs: &super::Inputs) -> Result<()> {
             "installed_disk_boots_by_bios_and_root_logs_in_to_see_the_boot_agent",
             installed_login(&disk),
         );
-        report(
-            "installed_disk_boots_by_uefi_to_coconutd_ready",
-            installed_uefi(&disk),
-        );
+        if scope == Scope::Full {
+            report(
+                "installed_disk_boots_by_uefi_to_coconutd_ready",
+                installed_uefi(&disk),
+            );
+        }
     }
     if !failed.is_empty() {
         bail!("image tier: {} failed: {}", failed.len(), failed.join(", "));

@@ -256,13 +256,11 @@ fn squashfs(profile: &Profile, tree: &Path, bins: &guest::Binaries) -> Result<Pa
     let mut key = Key::new("squashfs");
     key.feed("tree", tree.to_string_lossy().as_bytes());
     key.feed("epoch", &epoch.to_le_bytes());
-    key.feed("hostname", profile.hostname.as_bytes());
-    key.file(&bins.coconutd)?;
-    key.file(&bins.coconut)?;
-    key.file(&bins.install)?;
     let services = service_files(&profile.services)?;
-    for s in &services {
-        key.file(s)?;
+    let files = our_files(profile, bins, &services)?;
+    for f in &files {
+        key.feed(&f.rel, &f.data);
+        key.feed("mode", &f.mode.to_le_bytes());
     }
     let out = cache().join(format!("root-{}-{}.squashfs", profile.name, key.hex()));
     if out.exists() {
@@ -287,7 +285,7 @@ fn squashfs(profile: &Profile, tree: &Path, bins: &guest::Binaries) -> Result<Pa
             .arg(tree)
             .arg(&stage_dir),
     )?;
-    lay_over(&stage_dir, profile, bins, &services)?;
+    lay_over(&stage_dir, &files)?;
     let tmp = out.with_extension("tmp");
     let _ = std::fs::remove_file(&tmp);
     let log = cache().join(format!("mksquashfs-{}.log", profile.name));
@@ -303,13 +301,15 @@ fn squashfs(profile: &Profile, tree: &Path, bins: &guest::Binaries) -> Result<Pa
                 "-Xcompression-level",
                 "15",
             ])
+            // mksquashfs 4.5 refuses SOURCE_DATE_EPOCH together with these options, and an
+            // inherited one would stand in for ours: the options alone set every timestamp.
             .args([
                 "-mkfs-time",
                 &epoch.to_string(),
                 "-all-time",
                 &epoch.to_string(),
             ])
-            .env("SOURCE_DATE_EPOCH", epoch.to_string()),
+            .env_remove("SOURCE_DATE_EPOCH"),
         &log,
     )?;
     std::fs::rename(&tmp, &out)?;
@@ -333,71 +333,89 @@ fn service_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(v)
 }
 
-/// Our part of a root: binaries, init, services, identity, the live root's empty password.
-fn lay_over(
-    root: &Path,
-    profile: &Profile,
-    bins: &guest::Binaries,
-    services: &[PathBuf],
-) -> Result<()> {
-    let put = |rel: &str, data: &[u8], mode: u32| -> Result<()> {
-        use std::os::unix::fs::PermissionsExt;
-        let path = root.join(rel);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let _ = std::fs::remove_file(&path);
-        std::fs::write(&path, data).with_context(|| format!("writing {}", path.display()))?;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
-        Ok(())
+/// One file of our part of a root: path relative to it, content, mode.
+struct Put {
+    rel: String,
+    data: Vec<u8>,
+    mode: u32,
+}
+
+/// Our part of a root: binaries, services, identity, the live login banner. The same list
+/// feeds the squashfs cache key and is written, so a change to any of it rebuilds the root.
+fn our_files(profile: &Profile, bins: &guest::Binaries, services: &[PathBuf]) -> Result<Vec<Put>> {
+    let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+    let put = |rel: &str, data: Vec<u8>, mode: u32| Put {
+        rel: rel.to_string(),
+        data,
+        mode,
     };
-    put("usr/sbin/coconutd", &std::fs::read(&bins.coconutd)?, 0o755)?;
-    put("usr/bin/coconut", &std::fs::read(&bins.coconut)?, 0o755)?;
-    put(
-        "usr/sbin/coconut-install",
-        &std::fs::read(&bins.install)?,
-        0o755,
-    )?;
-    // merged /usr: /sbin is usr/sbin.
-    let init = root.join("usr/sbin/init");
-    let _ = std::fs::remove_file(&init);
-    std::os::unix::fs::symlink("coconutd", &init)?;
+    let mut v = vec![
+        put("usr/sbin/coconutd", read(&bins.coconutd)?, 0o755),
+        put("usr/bin/coconut", read(&bins.coconut)?, 0o755),
+        put("usr/sbin/coconut-install", read(&bins.install)?, 0o755),
+    ];
     for s in services {
         let name = s
             .file_name()
             .context("service file name")?
             .to_string_lossy();
-        put(
+        v.push(put(
             &format!("etc/coconut/services/{name}"),
-            &std::fs::read(s)?,
+            read(s)?,
             0o644,
-        )?;
+        ));
     }
-    put(
-        "etc/hostname",
-        format!("{}\n", profile.hostname).as_bytes(),
-        0o644,
-    )?;
-    put(
+    let h = &profile.hostname;
+    v.push(put("etc/hostname", format!("{h}\n").into_bytes(), 0o644));
+    v.push(put(
         "etc/hosts",
         format!(
-            "127.0.0.1\tlocalhost\n127.0.1.1\t{}\n::1\tlocalhost ip6-localhost ip6-loopback\n",
-            profile.hostname
+            "127.0.0.1\tlocalhost\n127.0.1.1\t{h}\n::1\tlocalhost ip6-localhost ip6-loopback\n"
         )
-        .as_bytes(),
+        .into_bytes(),
         0o644,
-    )?;
-    put(
+    ));
+    v.push(put(
         "etc/os-release",
         format!(
-            "PRETTY_NAME=\"Coconut OS ({})\"\nNAME=\"Coconut OS\"\nID=coconut\nID_LIKE=debian\nVARIANT_ID={}\nVERSION_ID={}\nHOME_URL=\"https://coconut-os.invalid/\"\n",
-            profile.name,
+            "PRETTY_NAME=\"Coconut OS ({0})\"\nNAME=\"Coconut OS\"\nID=coconut\nID_LIKE=debian\nVARIANT_ID={0}\nVERSION_ID={1}\nHOME_URL=\"https://coconut-os.invalid/\"\n",
             profile.name,
             env!("CARGO_PKG_VERSION")
         )
-        .as_bytes(),
+        .into_bytes(),
         0o644,
-    )?;
+    ));
+    // agetty prints /etc/issue above the login prompt; coconut-install puts its own on the
+    // installed system.
+    v.push(put(
+        "etc/issue",
+        format!(
+            "Coconut OS live ({}) on \\l\n\nLog in as root (no password). To install on a disk: coconut-install\n\n",
+            profile.name
+        )
+        .into_bytes(),
+        0o644,
+    ));
+    Ok(v)
+}
+
+/// Writes `files` into `root`, makes `/sbin/init` coconutd, and empties the live root's
+/// password.
+fn lay_over(root: &Path, files: &[Put]) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for f in files {
+        let path = root.join(&f.rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let _ = std::fs::remove_file(&path);
+        std::fs::write(&path, &f.data).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(f.mode))?;
+    }
+    // merged /usr: /sbin is usr/sbin.
+    let init = root.join("usr/sbin/init");
+    let _ = std::fs::remove_file(&init);
+    std::os::unix::fs::symlink("coconutd", &init)?;
     // The live system: root logs in on the console without a password (pam_unix `nullok`);
     // the installer sets the installed system's password.
     let shadow = root.join("etc/shadow");
@@ -415,7 +433,8 @@ fn lay_over(
             }
         }
     }
-    put("etc/shadow", out.as_bytes(), 0o640)?;
+    std::fs::write(&shadow, out).context("writing the tree's /etc/shadow")?;
+    std::fs::set_permissions(&shadow, std::fs::Permissions::from_mode(0o640))?;
     Ok(())
 }
 

@@ -9,9 +9,11 @@
 //!    bound and a reason; the five largest frames are always printed, and an exception no longer
 //!    needed is named with a warning.
 //! 3. The panic inventory: the `(panic symbol, function)` pairs the objects' relocations name
-//!    must equal kernel/checks/panic-allowlist.txt: a new pair fails (a new reachable panic), a
-//!    stale pair fails (delete the line; the list only shrinks). `--update-allowlist` or
-//!    `COCONUT_UPDATE_ALLOWLIST=1` rewrites the file instead.
+//!    must equal kernel/checks/panic-allowlist-<config>.txt: a new pair fails (a new reachable
+//!    panic), a stale pair fails (delete the line; the list only shrinks). `--update-allowlist`
+//!    or `COCONUT_UPDATE_ALLOWLIST=1` rewrites the file instead. The list is per configuration
+//!    because the configs optimise differently (`qemu`: `-Os`; `generic`: defconfig's `-O2`),
+//!    so the same panics are inlined into different functions.
 //!
 //! The parsing is in [`super::objects`]; this module runs `llvm-nm`/`llvm-objdump` and reads
 //! the lists.
@@ -78,7 +80,7 @@ pub fn rust_objects(toml: &KernelToml, built: &Built) -> Result<Vec<PathBuf>> {
 }
 
 /// Runs the three checks over the Rust objects of `built`.
-pub fn run(toml: &KernelToml, built: &Built, update_allowlist: bool) -> Result<()> {
+pub fn run(toml: &KernelToml, config: &str, built: &Built, update_allowlist: bool) -> Result<()> {
     let objects = rust_objects(toml, built)?;
     let builtins = built.src.join("rust/compiler_builtins.rs");
     let helpers = objects::forbidden_helpers(
@@ -139,7 +141,7 @@ pub fn run(toml: &KernelToml, built: &Built, update_allowlist: bool) -> Result<(
     problems.extend(frame_check.problems);
 
     let found = objects::inventory(&panics);
-    let allow_path = kernel_dir().join("checks/panic-allowlist.txt");
+    let allow_path = kernel_dir().join(format!("checks/panic-allowlist-{config}.txt"));
     let allowed = objects::parse_allowlist(&fs::read_to_string(&allow_path).unwrap_or_default())
         .with_context(|| format!("{} is not valid", allow_path.display()))?;
     let diff = objects::diff_allowlist(&found, &allowed);
@@ -161,7 +163,7 @@ pub fn run(toml: &KernelToml, built: &Built, update_allowlist: bool) -> Result<(
             );
         }
     } else {
-        problems.extend(allowlist_problems(&diff));
+        problems.extend(allowlist_problems(&diff, &allow_path));
     }
 
     if !problems.is_empty() {
@@ -174,12 +176,16 @@ pub fn run(toml: &KernelToml, built: &Built, update_allowlist: bool) -> Result<(
     Ok(())
 }
 
-fn allowlist_problems(diff: &objects::AllowlistDiff) -> Vec<String> {
+fn allowlist_problems(diff: &objects::AllowlistDiff, list: &Path) -> Vec<String> {
     let line = |(sym, func): &PanicRef| format!("{sym} {func}");
+    let list = list
+        .strip_prefix(crate::paths::root())
+        .unwrap_or(list)
+        .display();
     let mut out = Vec::new();
     for pair in &diff.new {
         out.push(format!(
-            "new panic reference: `{}` references `{}` (not in kernel/checks/panic-allowlist.txt: remove the panic, or if it is unreachable add the line `{}`)",
+            "new panic reference: `{}` references `{}` (not in {list}: remove the panic, or if it is unreachable add the line `{}`)",
             pair.1,
             pair.0,
             line(pair)
@@ -187,7 +193,7 @@ fn allowlist_problems(diff: &objects::AllowlistDiff) -> Vec<String> {
     }
     for pair in &diff.stale {
         out.push(format!(
-            "`{}` no longer references `{}`: delete the line `{}` from kernel/checks/panic-allowlist.txt (or run with --update-allowlist)",
+            "`{}` no longer references `{}`: delete the line `{}` from {list} (or run with --update-allowlist)",
             pair.1,
             pair.0,
             line(pair)

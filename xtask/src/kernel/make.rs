@@ -26,6 +26,10 @@ pub fn make_cmd(src: &Path, build: &Path, tc: &setup::KernelToolchain) -> Comman
         .env("PATH", path)
         .env("KBUILD_BUILD_USER", "coconut")
         .env("KBUILD_BUILD_HOST", "coconut-build")
+        // `uname -v` and /proc/version carry no build time: the same inputs give the same
+        // bzImage (the ISO's reproducibility rests on it). The date is the ISO's default epoch.
+        .env("KBUILD_BUILD_TIMESTAMP", "Thu Jan  1 00:00:00 UTC 2026")
+        .env("KBUILD_BUILD_VERSION", "1")
         // Cargo sets these for xtask; the kernel's Rust build must not see rustup's toolchain.
         .env_remove("RUSTC")
         .env_remove("RUSTFLAGS")

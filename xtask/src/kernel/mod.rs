@@ -37,7 +37,7 @@ use crate::setup::{self, Need};
 use crate::stage::Pipeline;
 
 /// Bumped when the pipeline itself changes in a way that must invalidate cached builds.
-const PIPELINE_VERSION: &str = "2";
+const PIPELINE_VERSION: &str = "3";
 
 /// Where shared no_std crates are laid inside the kernel tree (see docs/ARCHITECTURE.md).
 pub const SHARED_DIR: &str = "kernel/agent/shared";
@@ -85,7 +85,7 @@ pub struct BuildArgs {
     /// Parallel make jobs (default: the number of CPUs).
     #[arg(short, long)]
     pub jobs: Option<usize>,
-    /// Rewrite kernel/checks/panic-allowlist.txt from the built objects instead of failing on a
+    /// Rewrite kernel/checks/panic-allowlist-<config>.txt from the built objects instead of failing on a
     /// difference (also: COCONUT_UPDATE_ALLOWLIST=1).
     #[arg(long)]
     pub update_allowlist: bool,
@@ -203,7 +203,7 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
         );
         // The checks are cheap and their lists (kernel/checks/) are not in the cache key.
         p.stage(&format!("object checks (Linux {v})"), || {
-            checks::run(&toml, &built, update)
+            checks::run(&toml, &args.config, &built, update)
         })?;
         p.finish();
         return Ok(built);
@@ -228,7 +228,7 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
         || make::make_bzimage(&upstream.dir, &build_dir, &tc, jobs),
     )?;
     p.stage(&format!("object checks (Linux {v})"), || {
-        checks::run(&toml, &built, update)
+        checks::run(&toml, &args.config, &built, update)
     })?;
     fs::write(&stamp, &key)?;
     p.finish();

@@ -264,7 +264,7 @@ pub fn inventory(refs: &BTreeMap<String, BTreeSet<String>>) -> BTreeSet<PanicRef
         .collect()
 }
 
-/// Reads kernel/checks/panic-allowlist.txt: `symbol function` per line, `#` comments.
+/// Reads kernel/checks/panic-allowlist-<config>.txt: `symbol function` per line, `#` comments.
 pub fn parse_allowlist(text: &str) -> Result<BTreeSet<PanicRef>> {
     let mut out = BTreeSet::new();
     for (n, line) in text.lines().enumerate() {
