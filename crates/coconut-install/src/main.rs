@@ -253,6 +253,12 @@ fn interactive(cli: &Cli, medium: &Medium) -> Result<Answers> {
             }
         }
     };
+    // Whether the disk exists and is free is told now, before the other questions (its size
+    // against the profile is checked once the profile's root is mounted).
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let swaps = std::fs::read_to_string("/proc/swaps").unwrap_or_default();
+    disk::check(Path::new("/sys"), &disk, 0, &mountinfo, &swaps)
+        .context("run coconut-install --list-disks for the disks here")?;
     let profiles = medium.profiles();
     let profile = match &cli.profile {
         Some(p) => p.clone(),

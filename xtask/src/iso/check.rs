@@ -214,6 +214,73 @@ fn installed_login(disk: &Path) -> Result<String> {
     }
 }
 
+/// The live system from the ISO (SeaBIOS, the menu's default entry) with a 1 GiB virtio disk
+/// (enough for the interactive installer's early check, too small for the server profile): root logs in on the serial console; the interactive installer, answered `no` at the
+/// confirmation, stops having written nothing; an unattended one names the disk as too small;
+/// and the disk still holds no partition table.
+fn installer_refusals(iso: &Iso) -> Result<String> {
+    let disk = paths::target().join("iso").join("small-disk.img");
+    let _ = std::fs::remove_file(&disk);
+    std::fs::File::create(&disk)
+        .and_then(|f| f.set_len(1 << 30))
+        .with_context(|| format!("creating {}", disk.display()))?;
+    let mut cmd = qemu(&iso.path, Firmware::SeaBios);
+    cmd.arg("-drive")
+        .arg(format!("file={},if=virtio,format=raw", disk.display()));
+    let ex = |expect: &str, send: &str| driver::Exchange {
+        expect: expect.into(),
+        send: send.into(),
+    };
+    let script = [
+        ex("coconut-server login: ", "root\n"),
+        ex(
+            "# ",
+            "coconut-install --disk /dev/vda --profile server --hostname box --user ada\n",
+        ),
+        ex("Password for ada (and root): ", "pw\n"),
+        ex("Again: ", "pw\n"),
+        ex("to go on, anything else to stop: ", "no\n"),
+        ex(
+            "# ",
+            "printf 'disk = \"/dev/vda\"\\nprofile = \"server\"\\nhostname = \"box\"\\nuser = \"ada\"\\npassword = \"pw\"\\nthen = \"none\"\\n' > /tmp/a.toml; coconut-install --answers /tmp/a.toml; echo STATUS-$?; sfdisk -d /dev/vda; echo END-$((40+2))\n",
+        ),
+    ];
+    let log = log_dir().join("installer-refusals.log");
+    let boot = driver::converse(cmd, &log, &script, "END-42", Duration::from_secs(300))?;
+    if !boot.finished {
+        bail!(
+            "the live session did not get through the installer's refusals ({:.0}s); console log {}:\n{}",
+            boot.elapsed.as_secs_f64(),
+            log.display(),
+            driver::tail(&boot.lines, 30)
+        );
+    }
+    let saw = |s: &str| boot.lines.iter().any(|l| l.contains(s));
+    let mut missing = Vec::new();
+    for want in [
+        "stopped: you typed `no`, not `/dev/vda`; nothing was written",
+        "/dev/vda is too small: 1.0 GiB",
+        "STATUS-1",
+        "does not contain a recognized partition table",
+    ] {
+        if !saw(want) {
+            missing.push(want);
+        }
+    }
+    if !missing.is_empty() {
+        bail!(
+            "the console never showed {}; console log {}:\n{}",
+            missing.join(" | "),
+            log.display(),
+            driver::tail(&boot.lines, 30)
+        );
+    }
+    Ok(format!(
+        "`no` stops it, 1 GiB is too small, the disk untouched; {:.0}s",
+        boot.elapsed.as_secs_f64()
+    ))
+}
+
 /// The installed disk alone, by OVMF: the ESP's `EFI/BOOT/BOOTX64.EFI`, coconutd ready.
 fn installed_uefi(disk: &Path) -> Result<String> {
     let mut cmd = machine();
@@ -271,6 +338,12 @@ pub fn run(iso: &Iso, inputs: &super::Inputs, scope: Scope) -> Result<()> {
             &format!("live_boot_{}_reaches_coconutd_ready", fw.name()),
             boot_to_ready(&iso.path, fw, Duration::from_secs(300))
                 .map(|s| format!("ready {s:.1}s after QEMU started")),
+        );
+    }
+    if scope == Scope::Full {
+        report(
+            "installer_refuses_without_confirmation_and_names_a_too_small_disk",
+            installer_refusals(iso),
         );
     }
     let disk = paths::target().join("iso").join("install-disk.img");
