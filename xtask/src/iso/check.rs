@@ -108,10 +108,7 @@ const PASSWORD: &str = "coconut-test";
 /// command line can carry the answers; the ISO is on the CD drive as the medium) with an empty
 /// 4 GiB virtio disk, and waits for the installer to finish and power off.
 fn install_unattended(iso: &Iso, inputs: &super::Inputs, disk: &Path) -> Result<String> {
-    let _ = std::fs::remove_file(disk);
-    std::fs::File::create(disk)
-        .and_then(|f| f.set_len(4 << 30))
-        .with_context(|| format!("creating {}", disk.display()))?;
+    blank_disk(disk, 4 << 30)?;
     let mut cmd = machine();
     cmd.arg("-kernel")
         .arg(&inputs.bzimage)
@@ -133,12 +130,7 @@ fn install_unattended(iso: &Iso, inputs: &super::Inputs, disk: &Path) -> Result<
     let done = "coconut-install: installed server on /dev/vda";
     let boot = driver::run_until(cmd, &log, done, Duration::from_secs(1200))?;
     if !boot.finished {
-        bail!(
-            "no `{done}` line ({:.0}s); console log {}:\n{}",
-            boot.elapsed.as_secs_f64(),
-            log.display(),
-            driver::tail(&boot.lines, 30)
-        );
+        return Err(unfinished(&format!("no `{done}` line"), &boot, &log));
     }
     let line = boot
         .lines
@@ -175,12 +167,11 @@ fn installed_login(disk: &Path) -> Result<String> {
     let log = log_dir().join("installed-bios.log");
     let boot = driver::converse(cmd, &log, &script, "TREE-42", Duration::from_secs(400))?;
     if !boot.finished {
-        bail!(
-            "the installed system did not get through login to `coconut tree` ({:.0}s); console log {}:\n{}",
-            boot.elapsed.as_secs_f64(),
-            log.display(),
-            driver::tail(&boot.lines, 30)
-        );
+        return Err(unfinished(
+            "the installed system did not get through login to `coconut tree`",
+            &boot,
+            &log,
+        ));
     }
     if !boot.lines.iter().any(|l| l.contains(READY)) {
         bail!(
@@ -220,10 +211,7 @@ fn installed_login(disk: &Path) -> Result<String> {
 /// and the disk still holds no partition table.
 fn installer_refusals(iso: &Iso) -> Result<String> {
     let disk = paths::target().join("iso").join("small-disk.img");
-    let _ = std::fs::remove_file(&disk);
-    std::fs::File::create(&disk)
-        .and_then(|f| f.set_len(1 << 30))
-        .with_context(|| format!("creating {}", disk.display()))?;
+    blank_disk(&disk, 1 << 30)?;
     let mut cmd = qemu(&iso.path, Firmware::SeaBios);
     cmd.arg("-drive")
         .arg(format!("file={},if=virtio,format=raw", disk.display()));
@@ -248,12 +236,11 @@ fn installer_refusals(iso: &Iso) -> Result<String> {
     let log = log_dir().join("installer-refusals.log");
     let boot = driver::converse(cmd, &log, &script, "END-42", Duration::from_secs(300))?;
     if !boot.finished {
-        bail!(
-            "the live session did not get through the installer's refusals ({:.0}s); console log {}:\n{}",
-            boot.elapsed.as_secs_f64(),
-            log.display(),
-            driver::tail(&boot.lines, 30)
-        );
+        return Err(unfinished(
+            "the live session did not get through the installer's refusals",
+            &boot,
+            &log,
+        ));
     }
     let saw = |s: &str| boot.lines.iter().any(|l| l.contains(s));
     let mut missing = Vec::new();
@@ -290,17 +277,31 @@ fn installed_uefi(disk: &Path) -> Result<String> {
     let log = log_dir().join("installed-uefi.log");
     let boot = driver::run_until(cmd, &log, READY, Duration::from_secs(300))?;
     if !boot.finished {
-        bail!(
-            "no `{READY}` line ({:.0}s); console log {}:\n{}",
-            boot.elapsed.as_secs_f64(),
-            log.display(),
-            driver::tail(&boot.lines, 25)
-        );
+        return Err(unfinished(&format!("no `{READY}` line"), &boot, &log));
     }
     Ok(format!(
         "ready {:.1}s after QEMU started",
         boot.elapsed.as_secs_f64()
     ))
+}
+
+/// The error of a boot that never printed what it was waited for: how long it ran and the
+/// console log's tail.
+fn unfinished(what: &str, boot: &driver::Boot, log: &Path) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{what} ({:.0}s); console log {}:\n{}",
+        boot.elapsed.as_secs_f64(),
+        log.display(),
+        driver::tail(&boot.lines, 30)
+    )
+}
+
+/// A new sparse raw disk image of `bytes` at `path` (any old one removed).
+fn blank_disk(path: &Path, bytes: u64) -> Result<()> {
+    let _ = std::fs::remove_file(path);
+    std::fs::File::create(path)
+        .and_then(|f| f.set_len(bytes))
+        .with_context(|| format!("creating {}", path.display()))
 }
 
 fn log_dir() -> PathBuf {
