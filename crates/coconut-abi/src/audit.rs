@@ -84,11 +84,14 @@ pub enum AuditKind {
     Exit = 12,
     /// The sealer rotated `chain.log` into a shard.
     Rotate = 13,
+    /// A signed checkpoint: the Merkle root over the boot's rows so far and the chain head
+    /// (`docs/formats/audit.md`, "Checkpoints"); sealed by the kernel only.
+    Checkpoint = 14,
 }
 
 impl AuditKind {
     /// Every kind, in id order.
-    pub const ALL: [AuditKind; 13] = [
+    pub const ALL: [AuditKind; 14] = [
         AuditKind::Boot,
         AuditKind::Link,
         AuditKind::Spawn,
@@ -102,9 +105,10 @@ impl AuditKind {
         AuditKind::State,
         AuditKind::Exit,
         AuditKind::Rotate,
+        AuditKind::Checkpoint,
     ];
     /// The last kind.
-    pub const LAST: AuditKind = AuditKind::Rotate;
+    pub const LAST: AuditKind = AuditKind::Checkpoint;
 
     /// The kind with this id.
     pub const fn from_u32(id: u32) -> Option<AuditKind> {
@@ -122,6 +126,7 @@ impl AuditKind {
             11 => AuditKind::State,
             12 => AuditKind::Exit,
             13 => AuditKind::Rotate,
+            14 => AuditKind::Checkpoint,
             _ => return None,
         })
     }
@@ -142,6 +147,7 @@ impl AuditKind {
             AuditKind::State => "state",
             AuditKind::Exit => "exit",
             AuditKind::Rotate => "rotate",
+            AuditKind::Checkpoint => "checkpoint",
         }
     }
 

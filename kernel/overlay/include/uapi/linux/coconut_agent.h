@@ -151,7 +151,8 @@
 #define AGENT_AUDIT_KIND_STATE       11	/* state */
 #define AGENT_AUDIT_KIND_EXIT        12	/* exit */
 #define AGENT_AUDIT_KIND_ROTATE      13	/* rotate */
-#define AGENT_AUDIT_KIND_LAST        13
+#define AGENT_AUDIT_KIND_CHECKPOINT  14	/* checkpoint */
+#define AGENT_AUDIT_KIND_LAST        14
 
 /* Audit event layout (little-endian; detail follows the 56-byte header). */
 #define AGENT_AUDIT_MAGIC           "CCA1"	/* first 4 bytes of every event */
