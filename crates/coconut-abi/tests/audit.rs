@@ -71,7 +71,7 @@ fn malformed_events_are_rejected() {
     let mut b = good;
     b[4] = 0;
     assert_eq!(decode_event_header(&b), Err(AuditDecodeError::UnknownKind));
-    b[4] = 14;
+    b[4] = AuditKind::LAST as u8 + 1;
     assert_eq!(decode_event_header(&b), Err(AuditDecodeError::UnknownKind));
     let mut b = good;
     b[52..56].copy_from_slice(&257u32.to_le_bytes());
