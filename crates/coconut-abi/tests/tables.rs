@@ -170,7 +170,9 @@ fn audit_kinds_round_trip() {
         "state",
         "exit",
         "rotate",
+        "checkpoint",
     ];
+    assert_eq!(AuditKind::ALL.len(), names.len());
     for (i, (k, n)) in AuditKind::ALL.iter().zip(names).enumerate() {
         assert_eq!(*k as usize, i + 1);
         assert_eq!(k.json_name(), n);
@@ -179,8 +181,8 @@ fn audit_kinds_round_trip() {
         assert_ne!(k.filter_bit() & AGENT_AUDIT_KINDS_MASK, 0);
     }
     assert_eq!(AuditKind::from_u32(0), None);
-    assert_eq!(AuditKind::from_u32(14), None);
-    assert_eq!(AGENT_AUDIT_KINDS_MASK, 0x3ffe);
+    assert_eq!(AuditKind::from_u32(15), None);
+    assert_eq!(AGENT_AUDIT_KINDS_MASK, 0x7ffe);
 }
 
 #[test]
