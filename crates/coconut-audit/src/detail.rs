@@ -185,7 +185,7 @@ pub(super) fn put(buf: &mut [u8], at: usize, src: &[u8]) -> usize {
 /// Splits `text` at its first space: the word before it and the text after it (`None` without
 /// a space). A byte loop rather than `str::split`, whose generic searcher brings overflow
 /// checks into the kernel object.
-fn word(text: &[u8]) -> Option<(&[u8], &[u8])> {
+pub(super) fn word(text: &[u8]) -> Option<(&[u8], &[u8])> {
     let mut rest = text;
     while let Some((&b, tail)) = rest.split_first() {
         if b == b' ' {

@@ -41,6 +41,7 @@ use super::coconut_blake3 as blake3;
 use coconut_blake3 as blake3;
 
 mod chain;
+mod checkpoint;
 mod detail;
 mod error;
 mod event;
@@ -52,6 +53,10 @@ mod row;
 mod verify;
 
 pub use self::chain::{genesis, public_genesis, Chain, Record, Row, BOOT_ID_LEN};
+pub use self::checkpoint::{
+    checkpoint_key_seed, CheckpointRow, CheckpointRowError, CHECKPOINT_DETAIL_MAX,
+    CHECKPOINT_KEY_CONTEXT,
+};
 pub use self::detail::{DetailBuf, PrevBoot, LINK_DETAIL_MAX};
 pub use self::error::AuditError;
 pub use self::event::{check_detail, Event, EVENT_MAX};

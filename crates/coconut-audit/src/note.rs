@@ -193,7 +193,7 @@ pub fn base64_decode(text: &[u8], out: &mut [u8]) -> Option<usize> {
 }
 
 /// Decodes the canonical base64 of exactly 32 bytes (44 digits).
-fn base64_decode32(text: &[u8]) -> Option<[u8; 32]> {
+pub(super) fn base64_decode32(text: &[u8]) -> Option<[u8; 32]> {
     let mut out = [0u8; 32];
     match base64_decode(text, &mut out) {
         Some(32) => Some(out),
