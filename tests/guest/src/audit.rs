@@ -54,6 +54,10 @@ pub fn final_tests() -> Vec<Test> {
             "audit::a_full_arena_holds_callers_until_persisted",
             held_until_persisted,
         ),
+        Test::new(
+            "audit::checkpoints_are_signed_with_the_seed_key",
+            checkpoints,
+        ),
     ]
 }
 
@@ -102,7 +106,8 @@ fn settle() -> Result<Stats, String> {
     let start = Instant::now();
     loop {
         let s = stats()?;
-        if stat(&s, "queued")? == 0 && stat(&s, "reserved")? == 0 {
+        if stat(&s, "queued")? == 0 && stat(&s, "reserved")? == 0 && stat(&s, "sealing")? == 0
+        {
             return Ok(s);
         }
         if start.elapsed() > Duration::from_secs(60) {
@@ -538,9 +543,11 @@ fn storm(threads: usize, each: u64) -> Result<(Stats, Stats), String> {
     }
     let after = settle()?;
     let total = threads as u64 * each;
-    for key in ["sealed", "appended"] {
+    // Checkpoint rows (none before a seed is loaded) are rows too, but no caller appended them.
+    let checkpoints = stat(&after, "checkpoints")? - stat(&before, "checkpoints")?;
+    for (key, want) in [("sealed", total + checkpoints), ("appended", total)] {
         let delta = stat(&after, key)? - stat(&before, key)?;
-        if delta != total {
+        if delta != want {
             return Err(format!(
                 "{total} calls from {threads} threads: {key} grew by {delta}"
             ));
@@ -606,9 +613,10 @@ fn persisted() -> Result<(), String> {
     Ok(())
 }
 
-/// Rows the arena holds, and slots in the staging ring (docs/formats/audit.md).
+/// Rows the arena holds, and the staging ring's slots callers may hold (1024, less the one
+/// kept for the sealer's checkpoint marker; docs/formats/audit.md).
 const ARENA_ROWS: u64 = 8192;
-const STAGING_SLOTS: u64 = 1024;
+const STAGING_SLOTS: u64 = 1023;
 
 /// With a persister registered, the sealer may not evict an unacknowledged row: once the
 /// arena holds 8192 of them it stalls, the staging ring fills, and callers wait — none is
@@ -738,4 +746,183 @@ fn coconut_verify() -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// A machine id for the seed line (any 32 lowercase hex digits).
+const MACHINE_ID: &str = "00112233445566778899aabbccddeeff";
+
+/// `add_key("user", "coconut:audit-seed", payload)` into this process's keyring (replacing
+/// the payload of an earlier one): the key's serial, or the errno.
+fn add_seed_key(payload: &[u8]) -> Result<i64, i32> {
+    const KEY_SPEC_PROCESS_KEYRING: i32 = -2;
+    // SAFETY: NUL-terminated strings and a payload valid for its length, as add_key(2) wants.
+    let serial = unsafe {
+        libc::syscall(
+            libc::SYS_add_key,
+            c"user".as_ptr(),
+            c"coconut:audit-seed".as_ptr(),
+            payload.as_ptr(),
+            payload.len(),
+            KEY_SPEC_PROCESS_KEYRING,
+        )
+    };
+    if serial < 0 {
+        return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
+    }
+    Ok(serial)
+}
+
+/// Reads an agentfs file whole.
+fn read_bytes(name: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path(name)).map_err(|e| format!("{}: {e}", path(name)))
+}
+
+/// Checks a checkpoint row: its detail parses, `size` is its seq, the key is `public`, and
+/// the signature over the note body (the head being the row's `prev`) verifies.
+fn check_checkpoint_row(
+    row: &AuditRow,
+    public: &[u8; 32],
+) -> Result<(coconut_audit::Checkpoint, [u8; 64]), String> {
+    use coconut_audit::{Checkpoint, CheckpointRow, NOTE_MAX};
+    let seq = row.header.seq;
+    let cp = CheckpointRow::parse(&row.detail)
+        .map_err(|e| format!("checkpoint row {seq}: {e}: {}", row.detail))?;
+    if cp.size != seq || &cp.key != public {
+        return Err(format!("checkpoint row {seq}: size {} or key wrong", cp.size));
+    }
+    let mut machine_id = [0u8; 16];
+    for (i, b) in machine_id.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&MACHINE_ID[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
+    }
+    let note = Checkpoint {
+        machine_id,
+        boot: row.header.boot,
+        size: cp.size,
+        root: cp.root,
+        head: row.prev,
+    };
+    let mut body = [0u8; NOTE_MAX];
+    let text = note.note(&mut body);
+    let key = ed25519_dalek::VerifyingKey::from_bytes(public).map_err(|e| e.to_string())?;
+    key.verify_strict(text.as_bytes(), &ed25519_dalek::Signature::from_bytes(&cp.sig))
+        .map_err(|e| format!("checkpoint row {seq}: the signature does not verify: {e}"))?;
+    Ok((note, cp.sig))
+}
+
+/// The checkpoint rows among `from..=to`.
+fn checkpoint_rows(from: u64, to: u64) -> Result<Vec<AuditRow>, String> {
+    let mut f = range(from, to);
+    f.kinds = AuditKind::Checkpoint.filter_bit();
+    let mut rows = query_all(f)?;
+    rows.retain(|r| r.header.kind == AuditKind::Checkpoint);
+    Ok(rows)
+}
+
+/// Loading the seed: every malformed line and unusable key is refused with its errno and
+/// changes nothing; then the key file holds the public key derived from the seed, the first
+/// checkpoint covers the boot so far, `/agent/audit/seal` seals one on demand and returns once
+/// it is sealed, and 1024 more rows bring one by themselves. Each checkpoint row's signature
+/// verifies under the derived key over the note body, and `/agent/audit/checkpoint` serves
+/// the latest as a signed note. (The roots are recomputed from seq 0 by `coconut audit verify`
+/// on the persisted history in the image tier: the arena here no longer holds the boot's first
+/// rows.)
+fn checkpoints() -> Result<(), String> {
+    // A persister is registered (earlier tests): keep acknowledging, or the arena stalls.
+    let ack = || -> Result<(), String> {
+        let next = stat(&settle()?, "sealed")?;
+        write_file("persisted", &format!("{next}\n")).map_err(|e| format!("persisted: errno {e}"))
+    };
+    ack()?;
+    if !read_bytes("key")?.is_empty() || !read_bytes("checkpoint")?.is_empty() {
+        return Err("key or checkpoint is not empty before a seed is loaded".into());
+    }
+    if write_file("seal", "1") != Err(libc::ENOKEY) {
+        return Err("seal without a seed was not refused with ENOKEY".into());
+    }
+    let good = format!("type=user machine={MACHINE_ID}\n");
+    for bad in [
+        "type=user".to_string(),
+        format!("type=usr machine={MACHINE_ID}"),
+        "type=user machine=0011".to_string(),
+        format!("type=user machine={}", MACHINE_ID.to_uppercase()),
+        format!("type=user  machine={MACHINE_ID}"),
+    ] {
+        if write_file("seed", &bad) != Err(libc::EINVAL) {
+            return Err(format!("seed line `{bad}` was not refused with EINVAL"));
+        }
+    }
+    if write_file("seed", &good) != Err(libc::ENOKEY) {
+        return Err("a seed line without the key in the keyring was not refused with ENOKEY".into());
+    }
+    add_seed_key(&[7; 16]).map_err(|e| format!("add_key: errno {e}"))?;
+    if write_file("seed", &good) != Err(libc::EKEYREJECTED) {
+        return Err("a 16-byte seed was not refused with EKEYREJECTED".into());
+    }
+    match write_file("seed", &format!("type=trusted machine={MACHINE_ID}")) {
+        Err(libc::EOPNOTSUPP) | Err(libc::ENOKEY) => {}
+        other => return Err(format!("a trusted seed on this kernel: {other:?}")),
+    }
+    if stat(&stats()?, "key")? != 0 {
+        return Err("a refused seed line loaded a key".into());
+    }
+    let seed = [0x5a; 32];
+    add_seed_key(&seed).map_err(|e| format!("add_key: errno {e}"))?;
+    write_file("seed", &good).map_err(|e| format!("seed: errno {e}"))?;
+    if write_file("seed", &good) != Err(libc::EBUSY) {
+        return Err("a second seed was not refused with EBUSY".into());
+    }
+    let public = ed25519_dalek::SigningKey::from_bytes(&coconut_audit::checkpoint_key_seed(&seed))
+        .verifying_key()
+        .to_bytes();
+    if read_bytes("key")? != public {
+        return Err("/agent/audit/key is not the public key derived from the seed".into());
+    }
+    for bad in ["0", "2", "1 "] {
+        if write_file("seal", bad) != Err(libc::EINVAL) {
+            return Err(format!("seal `{bad}` was not refused with EINVAL"));
+        }
+    }
+    let from = stat(&settle()?, "sealed")?;
+    write_file("seal", "1\n").map_err(|e| format!("seal: errno {e}"))?;
+    // seal returned: the checkpoint it asked for is sealed already.
+    let s = settle()?;
+    let next = stat(&s, "sealed")?;
+    let rows = checkpoint_rows(from.saturating_sub(2), next - 1)?;
+    let Some(last) = rows.last() else {
+        return Err(format!("no checkpoint row after seal: {s:?}"));
+    };
+    if stat(&s, "checkpoints")? < 2 {
+        return Err(format!("want the first checkpoint and the requested one: {s:?}"));
+    }
+    let (note, sig) = check_checkpoint_row(last, &public)?;
+    // The signed note of the latest checkpoint.
+    let text = String::from_utf8(read_bytes("checkpoint")?).map_err(|e| e.to_string())?;
+    let mut body = [0u8; coconut_audit::NOTE_MAX];
+    let body = note.note(&mut body);
+    let sig_line = text
+        .strip_prefix(body)
+        .and_then(|t| t.strip_prefix('\n'))
+        .and_then(|t| t.strip_prefix(&format!("\u{2014} coconut-os/audit/{MACHINE_ID} ")))
+        .and_then(|t| t.strip_suffix('\n'))
+        .ok_or_else(|| format!("/agent/audit/checkpoint is not the latest note: {text:?}"))?;
+    let mut blob = [0u8; 68];
+    if coconut_audit::base64_decode(sig_line.as_bytes(), &mut blob) != Some(68) || blob[4..] != sig
+    {
+        return Err(format!("the note's signature line is wrong: {sig_line}"));
+    }
+    // 1024 rows bring a checkpoint without asking.
+    ack()?;
+    let before = stat(&settle()?, "checkpoints")?;
+    for _ in 0..1100 {
+        bad_spawn()?;
+    }
+    ack()?;
+    let s = settle()?;
+    if stat(&s, "checkpoints")? <= before {
+        return Err(format!("1100 rows brought no checkpoint: {s:?}"));
+    }
+    for row in checkpoint_rows(next, stat(&s, "sealed")? - 1)? {
+        check_checkpoint_row(&row, &public)?;
+    }
+    ack()
 }

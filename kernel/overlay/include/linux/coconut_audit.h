@@ -52,5 +52,9 @@ extern const struct file_operations coconut_audit_head_fops;
 extern const struct file_operations coconut_audit_stats_fops;
 extern const struct file_operations coconut_audit_link_fops;
 extern const struct file_operations coconut_audit_persisted_fops;
+extern const struct file_operations coconut_audit_key_fops;
+extern const struct file_operations coconut_audit_checkpoint_fops;
+extern const struct file_operations coconut_audit_seed_fops;
+extern const struct file_operations coconut_audit_seal_fops;
 
 #endif /* _LINUX_COCONUT_AUDIT_H */

@@ -13,17 +13,16 @@
 //! source files of `crates/coconut-abi` laid under `shared/` by `cargo xtask kernel`, so the
 //! kernel and user space cannot disagree on an errno. `docs/abi.md` is the contract.
 //!
-//! Status: every call runs all of its pure checks and the copies they need. `agent_audit_query`
-//! is served by the audit chain (`kernel/audit/coconut`); the other calls answer `-EOPNOTSUPP`
-//! for a valid request they cannot serve yet, except `agent_attest(0, NULL, 0,
-//! AGENT_ATTEST_ABI_VERSION)`, which reports the ABI version. Each call whose "Audit row"
-//! section in `docs/abi.md` names a row reserves a staging slot before it decides anything and
-//! seals the row after (a:00000 as actor and subject until agents exist). Nothing here pretends
-//! to spawn or grant.
+//! Status: agents are real (`core/`: the tree, spawn, grants and revocation, attestation,
+//! quotas, the LSM's decisions); every call runs its pure checks in `coconut_abi`'s order,
+//! then the kernel part. `agent_audit_query` is served by the audit chain
+//! (`kernel/audit/coconut`). `agent_memory_tier` and pidfd joins answer `-EOPNOTSUPP`.
+//! Each call whose "Audit row" section in `docs/abi.md` names a row reserves a staging slot
+//! before it decides anything and seals the row after.
 //!
-//! Constraints: no allocation yet, no panics on user input, a safety comment on every
-//! `unsafe` block. Every errno returned is an `Errno` of the ABI crate, and a compile-time
-//! assertion below pins each to the kernel's own value.
+//! Constraints: fallible allocation only (`KVec`), no panics on user input, a safety
+//! comment on every `unsafe` block. Every errno returned is an `Errno` of the ABI crate, and
+//! a compile-time assertion below pins each to the kernel's own value.
 
 use core::ffi::{c_int, c_long, c_ulong, c_void};
 

@@ -3,7 +3,7 @@
  * agentfs: the /agent inspector tree (docs/formats/agentfs.md). C glue only: a single-instance
  * pseudo filesystem whose files are rendered by the subsystems that own them.
  *
- *   audit/{chain.log,head,stats,link,persisted}     kernel/audit/coconut
+ *   audit/{chain.log,head,stats,link,persisted,key,checkpoint,seed,seal} kernel/audit/coconut
  *   a:NNNNN/{status,manifest,caps,budget/<kind>}    the agent tree (agent_core.rs)
  *   live/a:NNNNN -> ../a:NNNNN                      every agent in a non-terminal state
  *   graveyard/a:NNNNN -> ../a:NNNNN                 terminated agents still kept
@@ -290,6 +290,10 @@ static const struct {
 	{ "stats", S_IFREG | 0444, &coconut_audit_stats_fops },
 	{ "link", S_IFREG | 0200, &coconut_audit_link_fops },
 	{ "persisted", S_IFREG | 0200, &coconut_audit_persisted_fops },
+	{ "key", S_IFREG | 0444, &coconut_audit_key_fops },
+	{ "checkpoint", S_IFREG | 0444, &coconut_audit_checkpoint_fops },
+	{ "seed", S_IFREG | 0200, &coconut_audit_seed_fops },
+	{ "seal", S_IFREG | 0200, &coconut_audit_seal_fops },
 };
 
 static void agentfs_free_inode(struct inode *inode)

@@ -512,7 +512,9 @@ const CHAIN_MAX: usize = 33;
 /// strings, a 64-byte name, four integers).
 const CHAIN_BYTES_MAX: usize = CHAIN_MAX * 320;
 
-/// The AIDs from a:00000 down to `aid` (root first) and the number of links.
+/// The AIDs from a:00000 down to `aid` (root first) and the number of links. Out of line, as
+/// is [`encode_chain`]: inlined into `attest` under -O2 their arrays made a 1384-byte frame.
+#[inline(never)]
 fn chain_of(t: &Tree, aid: u64) -> Option<([u64; CHAIN_MAX], usize)> {
     let mut up = [0u64; CHAIN_MAX];
     let mut n = 0usize;
@@ -537,6 +539,7 @@ fn chain_of(t: &Tree, aid: u64) -> Option<([u64; CHAIN_MAX], usize)> {
 /// maps, keys in canonical order `aid`, `name`, `state`, `parent`, `signer`, `caps_hash`,
 /// `spawn_seq`, `manifest_hash` (a:00000 has no `parent`). `None` if an agent of the chain is
 /// gone (`ESRCH`) or `Ok(None)` if a spawn row is not sealed yet.
+#[inline(never)]
 fn encode_chain(t: &Tree, aid: u64, out: &mut [u8]) -> Result<Option<(usize, usize)>, Errno> {
     let (links, n) = chain_of(t, aid).ok_or(Errno::ESRCH)?;
     let mut e = super::coconut_cbor::Encoder::new(out);

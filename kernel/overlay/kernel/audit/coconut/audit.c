@@ -6,8 +6,12 @@
  * decision — order, space, retention, the chain itself, the text of every file — is Rust's.
  */
 
+#include <crypto/sha2.h>
+#include <keys/trusted-type.h>
+#include <keys/user-type.h>
 #include <linux/capability.h>
 #include <linux/coconut_audit.h>
+#include <linux/key.h>
 #include <linux/err.h>
 #include <linux/fs.h>
 #include <linux/init.h>
@@ -105,14 +109,17 @@ bool coconut_audit_may_read_all(void)
 static int coconut_audit_sealer(void *unused)
 {
 	while (!kthread_should_stop()) {
-		wait_event_interruptible(sealer_wq,
-					 coconut_audit_work_pending() || kthread_should_stop());
-		if (coconut_audit_seal_pending() > 0)
+		long left = wait_event_interruptible_timeout(sealer_wq,
+				coconut_audit_work_pending() || kthread_should_stop(),
+				COCONUT_AUDIT_CHECKPOINT_SECS * HZ);
+
+		if (coconut_audit_seal_pending(left == 0) > 0)
 			wake_up_all(&sealed_wq);
 		cond_resched();
 	}
 	return 0;
 }
+
 
 /* coconut.audit_boot=<n>: start the chain at boot counter n during boot. */
 static u64 audit_boot_param = U64_MAX;
@@ -224,27 +231,85 @@ const struct file_operations coconut_audit_head_fops = {
 	.llseek = default_llseek,
 };
 
-/* /agent/audit/stats: key=value lines. */
+/*
+ * /agent/audit/stats: key=value lines, rendered once per open (single_open), so a reader
+ * that reads in small pieces still sees one consistent snapshot.
+ */
 
 #define STATS_MAX 1024
 
-static ssize_t stats_read(struct file *file, char __user *buf, size_t count, loff_t *ppos)
+static int stats_show(struct seq_file *m, void *v)
 {
-	ssize_t n, ret;
 	u8 *text = kmalloc(STATS_MAX, GFP_KERNEL);
+	ssize_t n;
 
 	if (!text)
 		return -ENOMEM;
 	n = coconut_audit_stats(text, STATS_MAX);
-	ret = n < 0 ? n : simple_read_from_buffer(buf, count, ppos, text, n);
+	if (n >= 0)
+		seq_write(m, text, n);
 	kfree(text);
-	return ret;
+	return n < 0 ? n : 0;
+}
+
+static int stats_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, stats_show, NULL);
 }
 
 const struct file_operations coconut_audit_stats_fops = {
 	.owner = THIS_MODULE,
-	.read = stats_read,
+	.open = stats_open,
+	.read = seq_read,
+	.llseek = seq_lseek,
+	.release = single_release,
+};
+
+/* /agent/audit/key: the checkpoint key's 32 public bytes; empty until a seed is loaded. */
+
+static ssize_t key_read(struct file *file, char __user *buf, size_t count, loff_t *ppos)
+{
+	u8 key[32];
+
+	if (!coconut_audit_public_key(key))
+		return 0;
+	return simple_read_from_buffer(buf, count, ppos, key, sizeof(key));
+}
+
+const struct file_operations coconut_audit_key_fops = {
+	.owner = THIS_MODULE,
+	.read = key_read,
 	.llseek = default_llseek,
+};
+
+/* /agent/audit/checkpoint: the latest checkpoint as a signed note; empty before the first. */
+
+static int checkpoint_show(struct seq_file *m, void *v)
+{
+	size_t max = coconut_audit_note_max();
+	u8 *text = kmalloc(max, GFP_KERNEL);
+	ssize_t n;
+
+	if (!text)
+		return -ENOMEM;
+	n = coconut_audit_signed_note(text, max);
+	if (n > 0)
+		seq_write(m, text, n);
+	kfree(text);
+	return n < 0 ? n : 0;
+}
+
+static int checkpoint_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, checkpoint_show, NULL);
+}
+
+const struct file_operations coconut_audit_checkpoint_fops = {
+	.owner = THIS_MODULE,
+	.open = checkpoint_open,
+	.read = seq_read,
+	.llseek = seq_lseek,
+	.release = single_release,
 };
 
 /* /agent/audit/link and /agent/audit/persisted: one short line each, written whole. */
@@ -290,5 +355,121 @@ static ssize_t persisted_write(struct file *file, const char __user *ubuf, size_
 const struct file_operations coconut_audit_persisted_fops = {
 	.owner = THIS_MODULE,
 	.write = persisted_write,
+	.llseek = noop_llseek,
+};
+
+/*
+ * /agent/audit/seed: `type=user|trusted machine=<32 hex>`. The seed is the payload of the key
+ * `coconut:audit-seed` of that type in the writer's keyrings (request_key); its 32 bytes are
+ * handed to Rust, which derives the checkpoint key, and wiped here. The key id of the C2SP
+ * signature line needs SHA-256, which the kernel's library has.
+ */
+
+#define SEED_DESC "coconut:audit-seed"
+
+static int load_seed_key(struct key_type *type, u8 seed[32])
+{
+	struct key *key = request_key(type, SEED_DESC, NULL);
+	int err = 0;
+
+	if (IS_ERR(key))
+		return PTR_ERR(key) == -ENOKEY || PTR_ERR(key) == -EKEYREVOKED ? -ENOKEY :
+										 PTR_ERR(key);
+	down_read(&key->sem);
+	if (type == &key_type_user) {
+		const struct user_key_payload *p = user_key_payload_locked(key);
+
+		if (!p || p->datalen != 32)
+			err = -EKEYREJECTED;
+		else
+			memcpy(seed, p->data, 32);
+	}
+#if IS_REACHABLE(CONFIG_TRUSTED_KEYS)
+	else if (type == &key_type_trusted) {
+		const struct trusted_key_payload *p = key->payload.data[0];
+
+		if (!p || p->key_len != 32)
+			err = -EKEYREJECTED;
+		else
+			memcpy(seed, p->key, 32);
+	}
+#endif
+	else {
+		err = -EINVAL;
+	}
+	up_read(&key->sem);
+	key_put(key);
+	return err;
+}
+
+static int write_seed(const u8 *line, size_t len)
+{
+	struct key_type *type = NULL;
+	u8 seed[32], public[32], msg[128], digest[SHA256_DIGEST_SIZE];
+	int kind, err, n;
+
+	kind = coconut_audit_seed_type(line, len);
+	if (kind < 0)
+		return kind;
+	if (kind == COCONUT_AUDIT_SEED_USER)
+		type = &key_type_user;
+#if IS_REACHABLE(CONFIG_TRUSTED_KEYS)
+	else if (kind == COCONUT_AUDIT_SEED_TRUSTED)
+		type = &key_type_trusted;
+#endif
+	if (!type)
+		return -EOPNOTSUPP;	/* trusted keys are not configured in this kernel */
+	err = load_seed_key(type, seed);
+	if (!err)
+		err = coconut_audit_load_seed(line, len, seed, public);
+	memzero_explicit(seed, sizeof(seed));
+	if (err)
+		return err;
+	/* C2SP signed-note key id: SHA-256(name || 0x0a || 0x01 || public key)[:4]. */
+	n = coconut_audit_note_name(msg, sizeof(msg) - 2 - sizeof(public));
+	if (n < 0)
+		return n;
+	msg[n] = 0x0a;
+	msg[n + 1] = 0x01;
+	memcpy(msg + n + 2, public, sizeof(public));
+	sha256(msg, n + 2 + sizeof(public), digest);
+	coconut_audit_set_key_id(digest);
+	return 0;
+}
+
+static ssize_t seed_write(struct file *file, const char __user *ubuf, size_t count,
+			  loff_t *ppos)
+{
+	return write_line(ubuf, count, ppos, write_seed);
+}
+
+const struct file_operations coconut_audit_seed_fops = {
+	.owner = THIS_MODULE,
+	.write = seed_write,
+	.llseek = noop_llseek,
+};
+
+/* /agent/audit/seal: seal a checkpoint now and wait for it (orderly shutdown, rotation). */
+
+static int write_seal(const u8 *line, size_t len)
+{
+	s64 n = coconut_audit_request_checkpoint(line, len);
+	u64 seq;
+
+	if (n < 0)
+		return n;
+	/* n is the marker's ticket + 1: wait until its checkpoint row is sealed. */
+	return coconut_audit_wait_sealed(n - 1, &seq);
+}
+
+static ssize_t seal_write(struct file *file, const char __user *ubuf, size_t count,
+			  loff_t *ppos)
+{
+	return write_line(ubuf, count, ppos, write_seal);
+}
+
+const struct file_operations coconut_audit_seal_fops = {
+	.owner = THIS_MODULE,
+	.write = seal_write,
 	.llseek = noop_llseek,
 };

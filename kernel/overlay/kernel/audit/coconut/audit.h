@@ -12,12 +12,27 @@
 
 #include <linux/types.h>
 
+/* A checkpoint at least this often while rows arrive (docs/formats/audit.md, "Checkpoints"). */
+#define COCONUT_AUDIT_CHECKPOINT_SECS 10
+
+/* coconut_audit_seed_type(): the key type a /agent/audit/seed line names. */
+#define COCONUT_AUDIT_SEED_USER    1
+#define COCONUT_AUDIT_SEED_TRUSTED 2
+
 /* Rust, called by the glue. */
 int coconut_audit_init(const u8 *boot_id);
 int coconut_audit_start_boot(u64 boot);
 bool coconut_audit_space_available(void);
 bool coconut_audit_work_pending(void);
-long coconut_audit_seal_pending(void);
+long coconut_audit_seal_pending(bool tick);
+s64 coconut_audit_request_checkpoint(const u8 *buf, size_t len);
+int coconut_audit_seed_type(const u8 *buf, size_t len);
+int coconut_audit_load_seed(const u8 *buf, size_t len, const u8 *seed, u8 *public_key);
+int coconut_audit_note_name(u8 *buf, size_t len);
+void coconut_audit_set_key_id(const u8 *digest);
+bool coconut_audit_public_key(u8 *out);
+size_t coconut_audit_note_max(void);
+ssize_t coconut_audit_signed_note(u8 *buf, size_t len);
 void coconut_audit_bounds(u64 *oldest, u64 *next);
 size_t coconut_audit_line_max(void);
 ssize_t coconut_audit_render(u64 seq, u8 *buf, size_t len);

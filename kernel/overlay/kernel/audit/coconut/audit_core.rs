@@ -43,6 +43,9 @@ pub mod coconut_audit;
 #[allow(clippy::all, unreachable_pub)]
 #[path = "../../agent/shared/coconut_blake3/lib.rs"]
 pub mod coconut_blake3;
+#[allow(clippy::all, unreachable_pub)]
+#[path = "../../agent/shared/coconut_ed25519/lib.rs"]
+pub mod coconut_ed25519;
 
 use coconut_abi::limits::{AGENT_ABI_VERSION, AGENT_AUDIT_DETAIL_MAX, AGENT_AUDIT_ROW_MAX};
 use coconut_abi::{
@@ -50,15 +53,24 @@ use coconut_abi::{
     AID_SELF, AUDIT_OFF_KIND, AUDIT_OFF_SUBJECT,
 };
 use coconut_audit::{
-    check_detail, decode_row, public_genesis, render_json_line, Chain, DetailBuf, PrevBoot,
-    Record, BOOT_ID_LEN, JSON_LINE_MAX,
+    base64_encode, check_detail, checkpoint_key_seed, decode_row, leaf_hash, public_genesis,
+    render_json_line, Chain, Checkpoint, CheckpointRow, DetailBuf, Frontier, PrevBoot, Record,
+    BOOT_ID_LEN, CHECKPOINT_DETAIL_MAX, JSON_LINE_MAX, NOTE_MAX, NOTE_ORIGIN_PREFIX,
 };
 
 /// The prefix of this object's kernel log lines.
 const __LOG_PREFIX: &[u8] = b"coconut_audit\0";
 
-/// Slots of the staging ring: events appended and not yet sealed, plus reservations.
+/// Slots of the staging ring: events appended and not yet sealed, plus reservations. Callers
+/// may fill all but the last, which is the sealer's own for a checkpoint marker.
 pub const STAGE_SLOTS: usize = 1024;
+/// The slots callers may hold (queued + reserved).
+const CALLER_SLOTS: usize = STAGE_SLOTS - 1;
+/// A checkpoint at least every this many rows (`docs/formats/audit.md`, "Checkpoints").
+pub const CHECKPOINT_ROWS: u64 = 1024;
+/// The longest `/agent/audit/checkpoint` text: the note body, a blank line, the signature line
+/// (`— ` (4 bytes), the 49-byte key name, a space, 92 base64 digits, `\n`).
+pub const SIGNED_NOTE_MAX: usize = NOTE_MAX + 1 + 4 + 49 + 1 + 92 + 1;
 /// Rows the arena of sealed rows holds (a power of two: a row's slot is `seq % ARENA_SLOTS`).
 pub const ARENA_SLOTS: usize = 8192;
 const _: () = assert!(ARENA_SLOTS.is_power_of_two());
@@ -132,6 +144,13 @@ struct Stage {
     committed: u64,
     /// Appends refused (atomic context, a kernel caller's malformed event).
     refused: u64,
+    /// Checkpoint markers committed (they take a ticket, so tickets map to rows by one
+    /// offset; they are not callers' appends).
+    markers: u64,
+    /// Whether one of the sealer's own markers is queued.
+    sealer_marker: bool,
+    /// Whether the sealer has taken an event off the ring and not yet sealed it.
+    sealing: bool,
 }
 
 static STAGE: Guarded<Stage> = Guarded(UnsafeCell::new(Stage {
@@ -142,6 +161,9 @@ static STAGE: Guarded<Stage> = Guarded(UnsafeCell::new(Stage {
     waits: 0,
     committed: 0,
     refused: 0,
+    markers: 0,
+    sealer_marker: false,
+    sealing: false,
 }));
 
 /// The chain and the arena of sealed rows.
@@ -170,6 +192,32 @@ struct Sealed {
     /// `seq - ticket` of the last sealed event: the same for every event sealed since the
     /// chain started unless a seal error (a bug) consumed a ticket without a row.
     ticket_offset: u64,
+    /// The RFC 9162 tree over the rows' chain hashes, one leaf per sealed row.
+    frontier: Frontier,
+    /// Whether every sealed row is in `frontier` (false only after a failed push: a bug,
+    /// logged; checkpoints stop).
+    frontier_ok: bool,
+    /// The checkpoint key, once a seed is loaded.
+    key: Option<CheckpointKey>,
+    /// The latest checkpoint: what it committed to and its signature.
+    last: Option<(Checkpoint, [u8; 64])>,
+    /// Checkpoint rows sealed this boot.
+    checkpoints: u64,
+}
+
+/// The checkpoint key of this boot, derived from the seed (which is not kept).
+#[derive(Clone, Copy)]
+struct CheckpointKey {
+    /// The Ed25519 private seed (`checkpoint_key_seed(seed)`).
+    secret: [u8; 32],
+    /// Its public key.
+    public: [u8; 32],
+    /// The C2SP key id: SHA-256(name || 0x0a || 0x01 || public)[..4], computed by the glue.
+    id: [u8; 4],
+    /// `/etc/machine-id`, from the seed line.
+    machine_id: [u8; 16],
+    /// Where the seed came from: `soft` (a user key) or `tpm` (a trusted key).
+    source: &'static str,
 }
 
 static SEALED: Guarded<Sealed> = Guarded(UnsafeCell::new(Sealed {
@@ -184,6 +232,11 @@ static SEALED: Guarded<Sealed> = Guarded(UnsafeCell::new(Sealed {
     seal_errors: 0,
     sealed_tickets: 0,
     ticket_offset: 0,
+    frontier: Frontier::new(),
+    frontier_ok: true,
+    key: None,
+    last: None,
+    checkpoints: 0,
 }));
 
 /// Runs `f` on the staging ring under its lock.
@@ -233,7 +286,7 @@ fn slot_of(seq: u64) -> usize {
 pub extern "C" fn coconut_audit_reserve() -> c_int {
     loop {
         let taken = with_stage(|s| {
-            if s.queued.saturating_add(s.reserved) < STAGE_SLOTS {
+            if s.queued.saturating_add(s.reserved) < CALLER_SLOTS {
                 s.reserved = s.reserved.saturating_add(1);
                 true
             } else {
@@ -269,7 +322,7 @@ pub extern "C" fn coconut_audit_cancel() {
 /// `link`, which only the chain's start writes), AIDs in range, a valid detail.
 fn check_event(kind: u32, actor: u64, subject: u64, detail: &[u8]) -> Result<AuditKind, c_int> {
     let kind = AuditKind::from_u32(kind).ok_or(neg(bindings::EINVAL))?;
-    if matches!(kind, AuditKind::Boot | AuditKind::Link) {
+    if matches!(kind, AuditKind::Boot | AuditKind::Link | AuditKind::Checkpoint) {
         return Err(neg(bindings::EINVAL));
     }
     Aid::new(actor).map_err(|_| neg(bindings::EINVAL))?;
@@ -425,7 +478,7 @@ pub unsafe extern "C" fn coconut_audit_append(
 /// sleeps on).
 #[no_mangle]
 pub extern "C" fn coconut_audit_space_available() -> bool {
-    with_stage(|s| s.queued.saturating_add(s.reserved) < STAGE_SLOTS)
+    with_stage(|s| s.queued.saturating_add(s.reserved) < CALLER_SLOTS)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -456,7 +509,8 @@ fn arena_room(s: &mut Sealed) -> bool {
 #[no_mangle]
 pub extern "C" fn coconut_audit_work_pending() -> bool {
     let queued = with_stage(|s| s.queued > 0);
-    queued && with_sealed(arena_room)
+    (queued && with_sealed(arena_room))
+        || (with_sealed(|s| checkpoint_due(s, false)) && with_stage(|s| !s.sealer_marker))
 }
 
 /// Seals `rec` as the next row: the chain step and the row written into its arena slot,
@@ -484,28 +538,172 @@ fn seal_into(s: &mut Sealed, rec: &Record<'_>) -> Result<(), ()> {
     }));
     s.head = row.hash;
     s.stalled = false;
+    match leaf_hash(&row.hash) {
+        Ok(leaf) if s.frontier_ok && s.frontier.push(&leaf).is_ok() => {}
+        _ => {
+            if s.frontier_ok {
+                pr_err!("the checkpoint tree lost row {}: no more checkpoints this boot\n", seq);
+            }
+            s.frontier_ok = false;
+        }
+    }
     Ok(())
+}
+
+/// Whether a checkpoint is due at the sealer's own initiative: a key, a started chain, rows
+/// since the last checkpoint, and either no checkpoint yet, [`CHECKPOINT_ROWS`] rows since
+/// the last one, or `tick` (the 10-second timer).
+fn checkpoint_due(s: &Sealed, tick: bool) -> bool {
+    let Some(chain) = s.chain.as_ref() else {
+        return false;
+    };
+    if s.key.is_none() || !s.frontier_ok {
+        return false;
+    }
+    let after = s.last.map_or(0, |(cp, _)| cp.size.saturating_add(1));
+    let since = chain.next_seq().saturating_sub(after);
+    since > 0 && (s.last.is_none() || tick || since >= CHECKPOINT_ROWS)
+}
+
+/// Queues the sealer's own checkpoint marker when one is due and none is queued: it takes the
+/// next commit ticket and the ring's last slot, which callers never take, so it always fits.
+fn maybe_mark(tick: bool) {
+    if !with_sealed(|s| checkpoint_due(s, tick)) {
+        return;
+    }
+    with_stage(|s| {
+        if s.sealer_marker || s.queued.saturating_add(s.reserved) >= STAGE_SLOTS {
+            return;
+        }
+        queue_marker(s, true);
+        s.sealer_marker = true;
+    });
+}
+
+/// Queues a checkpoint marker at the ring's tail (the caller checked for room); its ticket.
+/// `own`: the sealer's marker (its `result` field is 1), not one `/agent/audit/seal` asked for.
+fn queue_marker(s: &mut Stage, own: bool) -> u64 {
+    let at = s.first.wrapping_add(s.queued) % STAGE_SLOTS;
+    let ticket = s.committed;
+    if let Some(slot) = s.slots.get_mut(at) {
+        *slot = Pending {
+            kind: AuditKind::Checkpoint as u32,
+            result: i32::from(own),
+            ticket,
+            ..Pending::EMPTY
+        };
+    }
+    s.queued = s.queued.saturating_add(1).min(STAGE_SLOTS);
+    s.committed = s.committed.saturating_add(1);
+    s.markers = s.markers.saturating_add(1);
+    ticket
+}
+
+/// Seals a checkpoint row for the marker of `ticket`: the tree and head as they are now (every
+/// row before it), signed outside the lock (only this thread seals rows, so nothing moves in
+/// between), then sealed as the next row. False if no key or the tree is incomplete. Out of
+/// line (with [`sign_note`]): inlined, its buffers made the sealer's frame too large.
+#[inline(never)]
+fn seal_checkpoint(ticket: u64, time_ns: u64) -> bool {
+    let snapshot = with_sealed(|s| {
+        let key = s.key?;
+        let chain = s.chain.as_ref()?;
+        if !s.frontier_ok {
+            return None;
+        }
+        let cp = Checkpoint {
+            machine_id: key.machine_id,
+            boot: chain.boot(),
+            size: s.frontier.size(),
+            root: s.frontier.root(),
+            head: s.head,
+        };
+        Some((cp, key))
+    });
+    let Some((cp, mut key)) = snapshot else {
+        return false;
+    };
+    let sig = sign_note(&cp, &key.secret);
+    // Best effort: the stack copy of the private seed goes (the sealed state keeps its own).
+    key.secret = [0; 32];
+    core::hint::black_box(&key.secret);
+    let mut d = [0u8; CHECKPOINT_DETAIL_MAX];
+    let detail = CheckpointRow {
+        size: cp.size,
+        root: cp.root,
+        key: key.public,
+        sig,
+    }
+    .encode(&mut d);
+    let rec = Record {
+        kind: AuditKind::Checkpoint,
+        time_ns,
+        actor: Aid::BOOT,
+        subject: Aid::BOOT,
+        result: 0,
+        detail,
+    };
+    with_sealed(|s| {
+        let seq = s.chain.as_ref().map_or(0, |c| c.next_seq());
+        if seq != cp.size || seal_into(s, &rec).is_err() {
+            return false;
+        }
+        s.ticket_offset = seq.wrapping_sub(ticket);
+        s.sealed_tickets = ticket.saturating_add(1);
+        s.last = Some((cp, sig));
+        s.checkpoints = s.checkpoints.saturating_add(1);
+        true
+    })
+}
+
+/// Signs the note body of `cp` with the checkpoint key's private seed.
+#[inline(never)]
+fn sign_note(cp: &Checkpoint, secret: &[u8; 32]) -> [u8; 64] {
+    let mut body = [0u8; NOTE_MAX];
+    let text = cp.note(&mut body);
+    coconut_ed25519::sign_parts(secret, &[text.as_bytes()])
 }
 
 /// Called by the sealer kthread when woken: seals every queued event the arena has room for,
 /// in append order. Returns the number sealed.
+///
+/// `tick` is true when the sealer woke from its 10-second timeout: a checkpoint is then due if
+/// any row came since the last one.
 #[no_mangle]
-pub extern "C" fn coconut_audit_seal_pending() -> c_long {
+pub extern "C" fn coconut_audit_seal_pending(tick: bool) -> c_long {
     let mut sealed: c_long = 0;
+    maybe_mark(tick);
     while with_sealed(arena_room) {
         let Some(p) = with_stage(|s| {
             if s.queued == 0 {
+                s.sealing = false;
                 return None;
             }
             let p = s.slots.get(s.first).copied();
             s.first = s.first.wrapping_add(1) % STAGE_SLOTS;
             s.queued = s.queued.saturating_sub(1);
+            s.sealing = true;
+            if p.is_some_and(|p| p.kind == AuditKind::Checkpoint as u32 && p.result == 1) {
+                s.sealer_marker = false;
+            }
             p
         }) else {
             break;
         };
         // SAFETY: wakes the appenders waiting for a slot; callable in any context.
         unsafe { coconut_audit_wake_space() };
+        if p.kind == AuditKind::Checkpoint as u32 {
+            if seal_checkpoint(p.ticket, p.time_ns) {
+                sealed = sealed.saturating_add(1);
+            } else {
+                with_sealed(|s| {
+                    s.seal_errors = s.seal_errors.saturating_add(1);
+                    s.sealed_tickets = p.ticket.saturating_add(1);
+                });
+                pr_err!("could not seal a checkpoint\n");
+            }
+            continue;
+        }
         let detail = p
             .detail
             .get(..usize::from(p.detail_len))
@@ -546,7 +744,10 @@ pub extern "C" fn coconut_audit_seal_pending() -> c_long {
             continue;
         }
         sealed = sealed.saturating_add(1);
+        maybe_mark(false);
     }
+    // Every event taken off the ring above has been sealed.
+    with_stage(|s| s.sealing = false);
     sealed
 }
 
@@ -572,8 +773,9 @@ pub unsafe extern "C" fn coconut_audit_init(boot_id: *const u8) -> c_int {
     0
 }
 
-/// The `boot` row's detail: `boot=<n> abi=<v> kernel=<release> boot_id=<32 hex> seed=none`.
-fn boot_detail(out: &mut DetailBuf, boot: u64, boot_id: &[u8; BOOT_ID_LEN]) {
+/// The `boot` row's detail: `boot=<n> abi=<v> kernel=<release> boot_id=<32 hex>
+/// seed=<none|soft|tpm>` (the seed loaded before the chain started, if any).
+fn boot_detail(out: &mut DetailBuf, boot: u64, boot_id: &[u8; BOOT_ID_LEN], seed: &str) {
     // SAFETY: the helper returns `init_utsname()->release`, a static `char[65]`
     // (`__NEW_UTS_LEN + 1`) that lives as long as the kernel.
     let field = unsafe { core::slice::from_raw_parts(coconut_audit_release().cast::<u8>(), 65) };
@@ -591,7 +793,7 @@ fn boot_detail(out: &mut DetailBuf, boot: u64, boot_id: &[u8; BOOT_ID_LEN]) {
     for b in boot_id {
         let _ = write!(out, "{:02x}", b);
     }
-    let _ = out.write_str(" seed=none");
+    let _ = write!(out, " seed={}", seed);
 }
 
 /// Starts this boot's chain at boot counter `boot`: seals the `boot` row and, when `previous`
@@ -608,7 +810,8 @@ fn start(boot: u64, previous: Option<PrevBoot>) -> c_int {
         s.head = genesis;
         s.oldest = 0;
         let mut detail = DetailBuf::new();
-        boot_detail(&mut detail, boot, &s.boot_id);
+        let seed = s.key.as_ref().map_or("none", |k| k.source);
+        boot_detail(&mut detail, boot, &s.boot_id, seed);
         let rec = Record {
             kind: AuditKind::Boot,
             time_ns: now,
@@ -737,6 +940,264 @@ pub unsafe extern "C" fn coconut_audit_write_persisted(buf: *const u8, len: usiz
 }
 
 // ---------------------------------------------------------------------------------------------
+// The seed, the checkpoint key and checkpoints on demand
+// ---------------------------------------------------------------------------------------------
+
+/// A parsed `/agent/audit/seed` line: `type=user|trusted machine=<32 lowercase hex>`.
+fn parse_seed_line(text: &[u8]) -> Option<(c_int, [u8; 16])> {
+    let text = text.strip_suffix(b"\n").unwrap_or(text);
+    let (ty, rest) = split_word(text);
+    let kind = match ty {
+        b"type=user" => COCONUT_AUDIT_SEED_USER,
+        b"type=trusted" => COCONUT_AUDIT_SEED_TRUSTED,
+        _ => return None,
+    };
+    let hex = rest.strip_prefix(b"machine=")?;
+    if hex.len() != 32 {
+        return None;
+    }
+    let mut id = [0u8; 16];
+    let mut digits = hex;
+    for b in id.iter_mut() {
+        let ([h, l], tail) = digits.split_first_chunk::<2>()?;
+        let nib = |c: u8| match c {
+            b'0'..=b'9' => Some(c.wrapping_sub(b'0')),
+            b'a'..=b'f' => Some(c.wrapping_sub(b'a').wrapping_add(10)),
+            _ => None,
+        };
+        *b = (nib(*h)? << 4) | nib(*l)?;
+        digits = tail;
+    }
+    Some((kind, id))
+}
+
+/// `coconut_audit_seed_type()`'s answers (`audit.h`).
+const COCONUT_AUDIT_SEED_USER: c_int = 1;
+const COCONUT_AUDIT_SEED_TRUSTED: c_int = 2;
+
+/// The key type a `/agent/audit/seed` line names (1 user, 2 trusted), `-EINVAL` for a
+/// malformed line, `-EBUSY` when a seed is loaded already this boot.
+///
+/// # Safety
+///
+/// `buf` points to `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn coconut_audit_seed_type(buf: *const u8, len: usize) -> c_int {
+    // SAFETY: the caller promises `len` readable bytes.
+    let text = unsafe { core::slice::from_raw_parts(buf, len) };
+    let Some((kind, _)) = parse_seed_line(text) else {
+        return neg(bindings::EINVAL);
+    };
+    if with_sealed(|s| s.key.is_some()) {
+        return neg(bindings::EBUSY);
+    }
+    kind
+}
+
+/// Derives this boot's checkpoint key from the 32-byte `seed` and the seed line's machine id,
+/// and writes its public key to `public_key`. 0, `-EINVAL` (malformed line), `-EBUSY`
+/// (loaded already). The seed itself is not kept.
+///
+/// # Safety
+///
+/// `buf` points to `len` readable bytes, `seed` to 32 readable bytes, `public_key` to 32
+/// writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn coconut_audit_load_seed(
+    buf: *const u8,
+    len: usize,
+    seed: *const u8,
+    public_key: *mut u8,
+) -> c_int {
+    // SAFETY: the caller promises `len` readable bytes.
+    let text = unsafe { core::slice::from_raw_parts(buf, len) };
+    let Some((kind, machine_id)) = parse_seed_line(text) else {
+        return neg(bindings::EINVAL);
+    };
+    let mut material = [0u8; 32];
+    // SAFETY: the caller promises 32 readable bytes at `seed`.
+    material.copy_from_slice(unsafe { core::slice::from_raw_parts(seed, 32) });
+    let secret = checkpoint_key_seed(&material);
+    material = [0; 32];
+    core::hint::black_box(&material);
+    let public = coconut_ed25519::public_key(&secret);
+    let key = CheckpointKey {
+        secret,
+        public,
+        id: [0; 4],
+        machine_id,
+        source: if kind == COCONUT_AUDIT_SEED_TRUSTED {
+            "tpm"
+        } else {
+            "soft"
+        },
+    };
+    let loaded = with_sealed(|s| {
+        if s.key.is_some() {
+            return false;
+        }
+        s.key = Some(key);
+        true
+    });
+    if !loaded {
+        return neg(bindings::EBUSY);
+    }
+    // SAFETY: the caller promises 32 writable bytes.
+    unsafe { core::ptr::copy_nonoverlapping(public.as_ptr(), public_key, public.len()) };
+    pr_info!("checkpoint key loaded ({} seed)\n", key.source);
+    // SAFETY: the first checkpoint is due now if the chain has started.
+    unsafe { coconut_audit_wake_sealer() };
+    0
+}
+
+/// The 32 lowercase hex digits of a machine id.
+fn machine_hex(id: &[u8; 16]) -> [u8; 32] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digit = |n: u8| DIGITS.get(usize::from(n)).copied().unwrap_or(b'0');
+    let pairs: [[u8; 2]; 16] = id.map(|b| [digit(b >> 4), digit(b & 0x0f)]);
+    let mut out = [0u8; 32];
+    for (o, d) in out.iter_mut().zip(pairs.as_flattened()) {
+        *o = *d;
+    }
+    out
+}
+
+/// Writes the signed note's key name, `coconut-os/audit/<machine-id>`, into `buf`; its length,
+/// `-ENOKEY` without a key, `-ENOSPC` if `len` is too small.
+///
+/// # Safety
+///
+/// `buf` points to `len` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn coconut_audit_note_name(buf: *mut u8, len: usize) -> c_int {
+    // SAFETY: the caller promises `len` writable bytes.
+    let out = unsafe { core::slice::from_raw_parts_mut(buf, len) };
+    let Some(id) = with_sealed(|s| s.key.map(|k| k.machine_id)) else {
+        return neg(bindings::ENOKEY);
+    };
+    let mut t = Text { buf: out, len: 0 };
+    let hex = machine_hex(&id);
+    let name = core::str::from_utf8(&hex).unwrap_or("");
+    match write!(t, "{}{}", NOTE_ORIGIN_PREFIX, name) {
+        // 49 bytes.
+        Ok(()) => t.len as c_int,
+        Err(_) => neg(bindings::ENOSPC),
+    }
+}
+
+/// Stores the key id: the first 4 bytes of the SHA-256 `digest` the glue computed.
+///
+/// # Safety
+///
+/// `digest` points to 32 readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn coconut_audit_set_key_id(digest: *const u8) {
+    let mut id = [0u8; 4];
+    // SAFETY: the caller promises 32 readable bytes; 4 are read.
+    id.copy_from_slice(unsafe { core::slice::from_raw_parts(digest, 4) });
+    with_sealed(|s| {
+        if let Some(k) = s.key.as_mut() {
+            k.id = id;
+        }
+    });
+}
+
+/// Copies the checkpoint public key to `out`; false (nothing written) before a seed is loaded.
+///
+/// # Safety
+///
+/// `out` points to 32 writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn coconut_audit_public_key(out: *mut u8) -> bool {
+    let Some(public) = with_sealed(|s| s.key.map(|k| k.public)) else {
+        return false;
+    };
+    // SAFETY: the caller promises 32 writable bytes.
+    unsafe { core::ptr::copy_nonoverlapping(public.as_ptr(), out, public.len()) };
+    true
+}
+
+/// The buffer [`coconut_audit_signed_note`] needs.
+#[no_mangle]
+pub extern "C" fn coconut_audit_note_max() -> usize {
+    SIGNED_NOTE_MAX
+}
+
+/// Renders the latest checkpoint as a C2SP signed note: the body, a blank line, and
+/// `— coconut-os/audit/<machine-id> <base64(key id || signature)>`. Its length, 0 before the
+/// first checkpoint, `-ENOSPC` if `len` is too small.
+///
+/// # Safety
+///
+/// `buf` points to `len` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn coconut_audit_signed_note(buf: *mut u8, len: usize) -> isize {
+    // SAFETY: the caller promises `len` writable bytes.
+    let out = unsafe { core::slice::from_raw_parts_mut(buf, len) };
+    let Some((cp, sig, key_id)) = with_sealed(|s| Some((s.last?.0, s.last?.1, s.key?.id))) else {
+        return 0;
+    };
+    let mut body = [0u8; NOTE_MAX];
+    let text = cp.note(&mut body);
+    let mut blob = [0u8; 68];
+    let (id_part, sig_part) = blob.split_at_mut(4);
+    id_part.copy_from_slice(&key_id);
+    sig_part.copy_from_slice(&sig);
+    let mut b64 = [0u8; 92];
+    let n = base64_encode(&blob, &mut b64).unwrap_or(0);
+    let hex = machine_hex(&cp.machine_id);
+    let mut t = Text { buf: out, len: 0 };
+    let written = write!(
+        t,
+        "{}\n\u{2014} {}{} {}\n",
+        text,
+        NOTE_ORIGIN_PREFIX,
+        core::str::from_utf8(&hex).unwrap_or(""),
+        core::str::from_utf8(b64.get(..n).unwrap_or(&[])).unwrap_or("")
+    );
+    match written {
+        Ok(()) => t.len as isize,
+        Err(_) => neg(bindings::ENOSPC) as isize,
+    }
+}
+
+/// Handles a write to `/agent/audit/seal` (`1`, optionally with `\n`): queues a checkpoint
+/// marker behind every event committed so far, waiting (killable) for a staging slot like any
+/// appender. Its ticket plus one (the glue waits until that ticket is sealed), `-EINVAL`
+/// (malformed), `-ENOKEY` (no seed loaded), `-ENODATA` (the chain has not started), `-EINTR`.
+///
+/// # Safety
+///
+/// `buf` points to `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn coconut_audit_request_checkpoint(buf: *const u8, len: usize) -> i64 {
+    // SAFETY: the caller promises `len` readable bytes.
+    let text = unsafe { core::slice::from_raw_parts(buf, len) };
+    if text.strip_suffix(b"\n").unwrap_or(text) != b"1" {
+        return i64::from(neg(bindings::EINVAL));
+    }
+    let (key, started) = with_sealed(|s| (s.key.is_some(), s.chain.is_some()));
+    if !key {
+        return i64::from(neg(bindings::ENOKEY));
+    }
+    if !started {
+        return i64::from(neg(bindings::ENODATA));
+    }
+    let err = coconut_audit_reserve();
+    if err != 0 {
+        return i64::from(err);
+    }
+    let ticket = with_stage(|s| {
+        s.reserved = s.reserved.saturating_sub(1);
+        queue_marker(s, false)
+    });
+    // SAFETY: wakes the sealer kthread; callable in any context.
+    unsafe { coconut_audit_wake_sealer() };
+    // Tickets count events since boot: far below i64::MAX.
+    ticket.saturating_add(1) as i64
+}
+
+// ---------------------------------------------------------------------------------------------
 // Reading
 // ---------------------------------------------------------------------------------------------
 
@@ -843,8 +1304,18 @@ impl Write for Text<'_> {
 pub unsafe extern "C" fn coconut_audit_stats(buf: *mut u8, len: usize) -> isize {
     // SAFETY: the caller promises `len` writable bytes.
     let buf = unsafe { core::slice::from_raw_parts_mut(buf, len) };
-    let (committed, queued, reserved, waits, refused) =
-        with_stage(|s| (s.committed, s.queued, s.reserved, s.waits, s.refused));
+    let (committed, queued, reserved, waits, refused, markers, sealing) = with_stage(|s| {
+        (
+            s.committed,
+            s.queued,
+            s.reserved,
+            s.waits,
+            s.refused,
+            s.markers,
+            s.sealing,
+        )
+    });
+    let (checkpoints, key) = with_sealed(|s| (s.checkpoints, s.key.is_some()));
     let (started, boot, next, oldest, persisted, overwritten, stalled, seal_errors) =
         with_sealed(|s| {
             (
@@ -864,11 +1335,12 @@ pub unsafe extern "C" fn coconut_audit_stats(buf: *mut u8, len: usize) -> isize 
         t,
         "started={}\nboot={}\nsealed={}\nappended={}\nqueued={}\nreserved={}\nwaits={}\n\
          refused={}\nseal_errors={}\narena_rows={}\narena_capacity={}\noldest_seq={}\n\
-         persister={}\nunpersisted={}\nstalled={}\noverwritten_unpersisted={}\nlost=0\n",
+         persister={}\nunpersisted={}\nstalled={}\noverwritten_unpersisted={}\nsealing={}\n\
+         key={}\ncheckpoints={}\nlost=0\n",
         u8::from(started),
         boot,
         next,
-        committed,
+        committed.saturating_sub(markers),
         queued,
         reserved,
         waits,
@@ -881,6 +1353,9 @@ pub unsafe extern "C" fn coconut_audit_stats(buf: *mut u8, len: usize) -> isize 
         unpersisted,
         u8::from(stalled),
         overwritten,
+        u8::from(sealing),
+        u8::from(key),
+        checkpoints,
     );
     match written {
         Ok(()) => t.len as isize,
