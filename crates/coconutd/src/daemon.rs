@@ -2,8 +2,9 @@
 //!
 //! Job: one `poll(2)` loop over the signal self-pipe, the listening socket, every client and
 //! every notify fd. Each turn reaps every exited child (coconutd is a child subreaper, so
-//! orphans of services come here too), lets the [`Supervisor`] move, answers requests, and
-//! settles requests that wait for a service to come up or go down.
+//! orphans of services come here too), lets the [`Supervisor`] move, answers requests,
+//! settles requests that wait for a service to come up or go down, and lets the audit
+//! [`Persister`] (when configured) copy new `chain.log` rows to disk on its timer.
 //!
 //! Constraints: nothing a client does can block the loop or another client: sockets are
 //! non-blocking, each client has bounded buffers ([`MAX_FRAME`] in; [`OUT_LIMIT`] out, past
@@ -25,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags};
 
+use super::persister::{AuditConfig, Persister};
 use super::proto::{
     self, DaemonStatus, ErrorCode, Reply, Request, RequestFrame, ResponseFrame, MAX_FRAME,
 };
@@ -198,6 +200,7 @@ pub struct Daemon {
     own_uid: u32,
     shutdown: Option<Exit>,
     booted: bool,
+    audit: Option<Persister>,
     log: LogFn,
 }
 
@@ -214,8 +217,15 @@ fn logger(prefix: &'static str) -> LogFn {
 }
 
 impl Daemon {
-    /// Loads the profile, binds the socket and readies the supervisor (nothing started yet).
+    /// Loads the profile, binds the socket and readies the supervisor (nothing started yet),
+    /// without the audit persister.
     pub fn new(cfg: Config) -> Result<Daemon, String> {
+        Daemon::with_audit(cfg, None)
+    }
+
+    /// As [`Daemon::new`], and with `audit`, starts the audit chain and its persister
+    /// ([`Persister::start`]) once the socket is bound, before any service starts.
+    pub fn with_audit(cfg: Config, audit: Option<AuditConfig>) -> Result<Daemon, String> {
         let mut log = logger("coconutd: ");
         let profile = Profile::load_dir(&cfg.profile, &NameDb::system())
             .map_err(|e| format!("the profile has errors:\n{e}"))?;
@@ -233,6 +243,7 @@ impl Daemon {
                 "cannot become a child subreaper ({e}); orphans go to PID 1"
             ));
         }
+        let audit = audit.map(|a| Persister::start(a, logger("coconutd: audit: ")));
         Ok(Daemon {
             sup: Supervisor::new(profile, key, logger("coconutd: ")),
             listener,
@@ -243,6 +254,7 @@ impl Daemon {
             own_uid: rustix::process::geteuid().as_raw(),
             shutdown: None,
             booted: false,
+            audit,
             cfg,
             log,
         })
@@ -272,6 +284,9 @@ impl Daemon {
             }
             self.sup.step(now);
             self.settle_waiters(now);
+            if let Some(a) = self.audit.as_mut() {
+                a.pump(now);
+            }
             if !self.booted && self.shutdown.is_none() && self.boot_settled() {
                 self.booted = true;
                 let running = self
@@ -298,6 +313,10 @@ impl Daemon {
                     }
                     let _ = std::fs::remove_file(&self.cfg.socket);
                     (self.log)("all services stopped");
+                    // Only PID 1's shutdown ends the boot, so only it seals a final checkpoint.
+                    if let Some(a) = self.audit.as_mut() {
+                        a.shutdown(self.cfg.pid1);
+                    }
                     return Ok(exit);
                 }
             }
@@ -331,6 +350,10 @@ impl Daemon {
 
     fn wait_for_events(&mut self, signals: &Signals, now: Instant) -> Result<(), String> {
         let mut deadline = self.sup.next_deadline();
+        if let Some(a) = &self.audit {
+            let d = a.next_deadline();
+            deadline = Some(deadline.map_or(d, |x| x.min(d)));
+        }
         let t = self.cfg.client_timeout;
         for c in self.clients.values() {
             for since in [c.partial_since, c.stalled_since].into_iter().flatten() {
@@ -551,6 +574,7 @@ impl Daemon {
             .to_string(),
             profile: self.cfg.profile.display().to_string(),
             agents: self.sup.agents_summary(),
+            audit: self.audit.as_ref().map(Persister::status),
         }
     }
 

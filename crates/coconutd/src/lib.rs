@@ -16,6 +16,7 @@
 //! (today: uid 0 or coconutd's own uid for changes, anyone for reads).
 
 pub mod daemon;
+pub mod persister;
 pub mod pid1;
 pub mod proto;
 pub mod service;

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use coconutd::daemon::{Config, Daemon, DEFAULT_CLIENT_TIMEOUT};
+use coconutd::persister::{self, AuditConfig};
 use coconutd::{pid1, proto};
 
 #[derive(Parser)]
@@ -40,6 +41,28 @@ struct Args {
     /// Check the profile and exit: 0 if it loads, 1 with every error otherwise.
     #[arg(long)]
     check: bool,
+    /// Run the audit persister outside PID 1 too (as PID 1 it always runs, unless
+    /// --no-audit).
+    #[arg(long, conflicts_with = "no_audit")]
+    audit: bool,
+    /// Do not start the audit chain nor persist it, even as PID 1.
+    #[arg(long)]
+    no_audit: bool,
+    /// The kernel's audit directory (chain.log, link, persisted, seed, seal, stats).
+    #[arg(long, default_value = persister::DEFAULT_AGENT_DIR)]
+    audit_dir: PathBuf,
+    /// The boot counter and the soft seed.
+    #[arg(long, default_value = persister::DEFAULT_STATE_DIR)]
+    audit_state: PathBuf,
+    /// Where the chain is persisted, one <boot>-<first_seq>.log[.zst] shard at a time.
+    #[arg(long, default_value = persister::DEFAULT_LOG_DIR)]
+    audit_log: PathBuf,
+    /// The machine id the seed line names (created when missing).
+    #[arg(long, default_value = persister::DEFAULT_MACHINE_ID)]
+    machine_id: PathBuf,
+    /// Compress a shard and begin the next once it has this many bytes [default: 4 MiB].
+    #[arg(long, default_value_t = persister::DEFAULT_SHARD_MAX)]
+    audit_shard_max: u64,
 }
 
 fn main() -> ExitCode {
@@ -69,6 +92,14 @@ fn main() -> ExitCode {
         };
     }
     let is_pid1 = pid_is_1 || args.pid1;
+    let audit = ((is_pid1 || args.audit) && !args.no_audit).then(|| AuditConfig {
+        agent_dir: args.audit_dir,
+        state_dir: args.audit_state,
+        log_dir: args.audit_log,
+        machine_id: args.machine_id,
+        shard_max: args.audit_shard_max.max(1),
+        idle_poll: persister::IDLE_POLL,
+    });
     let cfg = Config {
         profile: args.profile,
         socket: args.socket,
@@ -82,14 +113,15 @@ fn main() -> ExitCode {
     };
     if is_pid1 {
         pid1::init();
-        let outcome = std::panic::catch_unwind(|| Daemon::new(cfg).and_then(Daemon::run));
+        let outcome =
+            std::panic::catch_unwind(|| Daemon::with_audit(cfg, audit).and_then(Daemon::run));
         match outcome {
             Ok(Ok(exit)) => pid1::finish(exit),
             Ok(Err(e)) => pid1::emergency(&e),
             Err(_) => pid1::emergency("coconutd panicked (the message is above)"),
         }
     }
-    match Daemon::new(cfg).and_then(Daemon::run) {
+    match Daemon::with_audit(cfg, audit).and_then(Daemon::run) {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("coconutd: {e}");

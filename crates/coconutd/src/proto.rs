@@ -98,6 +98,34 @@ pub struct DaemonStatus {
     /// What agent_spawn answered for coconutd's services as a whole: `available` or
     /// `unavailable (ERRNO: meaning)`.
     pub agents: String,
+    /// The audit persister, when it runs (absent from older daemons and with `--no-audit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditStatus>,
+}
+
+/// The audit persister's state (`docs/coconutd.md`, "The audit persister").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditStatus {
+    /// This boot's number.
+    pub boot: u64,
+    /// The first sequence number of this boot not yet durable on disk.
+    pub persisted_seq: u64,
+    /// The last value written to `/agent/audit/persisted`, if the kernel took one.
+    pub acked: Option<u64>,
+    /// The shard being appended to.
+    pub shard: Option<String>,
+    /// Rows written by this run of coconutd.
+    pub rows: u64,
+    /// The condition being retried (a full disk, an I/O error, …), if any.
+    pub last_error: Option<String>,
+    /// Rows the kernel evicted before the persister registered, one text per range.
+    pub gaps: Vec<String>,
+    /// `chain.log` lines without a sequence number (kept in the shard as read).
+    pub malformed_lines: u64,
+    /// Whether the seed was loaded (checkpoints), and if not, why.
+    pub seed: String,
+    /// The line written to `/agent/audit/link`, or why none was.
+    pub link: String,
 }
 
 /// One service's state.

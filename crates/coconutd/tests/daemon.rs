@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use coconutd::proto::{self, ErrorCode, Reply, Request, ResponseFrame, ServiceStatus};
+use coconutd::proto::{self, AuditStatus, ErrorCode, Reply, Request, ResponseFrame, ServiceStatus};
+
+mod common;
 
 struct Daemon {
     child: Child,
@@ -563,4 +565,80 @@ fn the_checked_in_test_profile_runs() {
     assert_eq!(names, ["logger", "web", "cron"]);
     assert!(d.call(Request::Reboot).ok.is_some());
     assert!(d.wait_exit().success());
+}
+
+fn audit_status(d: &mut Daemon) -> Option<AuditStatus> {
+    match d.call(Request::Status).ok {
+        Some(Reply::Status { daemon, .. }) => daemon.audit,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn without_audit_options_the_persister_is_off() {
+    let mut d = Daemon::start(&[("a", &long("a", "", ""))], &[]);
+    d.wait_for("a running", all_running);
+    assert_eq!(audit_status(&mut d), None);
+}
+
+#[test]
+fn the_persister_runs_in_the_daemon_and_drains_at_poweroff() {
+    let audit = tempfile::tempdir().unwrap();
+    let root = audit.path();
+    let agent = root.join("agent");
+    std::fs::create_dir(&agent).unwrap();
+    for name in ["chain.log", "link", "persisted"] {
+        std::fs::write(agent.join(name), "").unwrap();
+    }
+    let arg = |p: PathBuf| p.display().to_string();
+    let args = [
+        "--audit".to_string(),
+        "--audit-dir".into(),
+        arg(agent.clone()),
+        "--audit-state".into(),
+        arg(root.join("state")),
+        "--audit-log".into(),
+        arg(root.join("log")),
+        "--machine-id".into(),
+        arg(root.join("machine-id")),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut d = Daemon::start(&[("a", &long("a", "", ""))], &args);
+    d.wait_for("a running", all_running);
+    // The chain was started before any service.
+    assert_eq!(
+        std::fs::read_to_string(agent.join("link")).unwrap(),
+        "boot=0\n"
+    );
+    let st = audit_status(&mut d).expect("the status has the persister");
+    assert_eq!((st.boot, st.persisted_seq), (0, 0));
+
+    let lines = common::chain_lines(0, 4);
+    let append = |text: &str| {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(agent.join("chain.log"))
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    };
+    append(&lines[..2].concat());
+    d.wait_for("rows 0 and 1 persisted", |d| {
+        audit_status(d).is_some_and(|s| s.persisted_seq == 2)
+    });
+    assert_eq!(
+        std::fs::read_to_string(root.join("log/0-0.log")).unwrap(),
+        lines[..2].concat()
+    );
+    // Rows appended just before the poweroff are drained on the way out.
+    append(&lines[2..].concat());
+    assert!(d.call(Request::Poweroff).ok.is_some());
+    assert!(d.wait_exit().success());
+    assert_eq!(
+        std::fs::read_to_string(root.join("log/0-0.log")).unwrap(),
+        lines.concat()
+    );
+    assert_eq!(
+        std::fs::read_to_string(agent.join("persisted")).unwrap(),
+        "4\n"
+    );
 }
