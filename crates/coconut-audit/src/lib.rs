@@ -71,7 +71,8 @@ pub use self::note::{
 };
 pub use self::row::{decode_row, encode_row, RowRef, Rows};
 pub use self::verify::{
-    verify_rows, verify_segment, Summary, Verifier, VerifyError, VerifyErrorKind,
+    verify_rows, verify_segment, CheckpointFault, CheckpointVerifier, SealedCheckpoint, Summary,
+    Verifier, VerifyError, VerifyErrorKind,
 };
 
 /// Length of a chain hash, in bytes.

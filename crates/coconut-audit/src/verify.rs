@@ -27,15 +27,40 @@
 //! With [`Verifier::allow_gaps`] (filtered `agent_audit_query` results), rows may skip ahead in
 //! (boot, seq) order; links are checked only between consecutive rows.
 //!
-//! Constraints: no_std, no heap, no panics on any input.
+//! [`CheckpointVerifier`] is the second pass over the same rows (each pushed after the
+//! [`Verifier`] accepted it): it keeps one [`Frontier`] for the boot being read (rows arrive in
+//! order, so one at a time is enough: constant memory) and checks each `checkpoint` row
+//! (`docs/formats/audit.md`, "Checkpoints"), in this order:
+//!
+//! 1. its detail is the checkpoint grammar ([`CheckpointRow::parse`]) — else `Malformed`;
+//! 2. `size` is the number of this boot's rows before it, i.e. the row's own `seq` — else
+//!    `SizeMismatch`;
+//! 3. with a pinned key ([`CheckpointVerifier::pin_key`]), `key` is that key — else
+//!    `KeyNotPinned`;
+//! 4. `key` is the key of this boot's earlier checkpoints — else `KeyChanged`;
+//! 5. when the input holds every row of the boot from seq 0, `root` is the RFC 9162 root over
+//!    the leaves [`leaf_hash`]`(hash_i)` of rows `0..size` — else `RootMismatch` (otherwise the
+//!    root cannot be recomputed and [`SealedCheckpoint::root_checked`] is false).
+//!
+//! The head the signature covers is the chain hash of row `size - 1`, which is the checkpoint
+//! row's own `prev` (the hash chain already tied it to the row before). What is left is the
+//! Ed25519 signature over [`SealedCheckpoint::checkpoint`]'s note body under `key`: this crate
+//! has no signature verification (the kernel only signs), so the caller checks it; `coconut
+//! audit verify` does so with `ed25519-dalek`.
+//!
+//! Constraints: no_std, no heap, no panics on any input. A [`CheckpointVerifier`] holds a
+//! [`Frontier`] (about 2 KiB), so it belongs in the caller's memory, not on a kernel stack.
 
 use super::abi::AuditKind;
 use super::blake3::chain_step;
 use super::chain::{genesis, public_genesis, BOOT_ID_LEN};
+use super::checkpoint::{CheckpointRow, CheckpointRowError};
 use super::detail::PrevBoot;
 use super::error::AuditError;
 use super::event::Event;
 use super::hex::nibble;
+use super::merkle::{leaf_hash, Frontier};
+use super::note::Checkpoint;
 use super::row::{RowRef, Rows};
 
 /// Why a row failed verification.
@@ -391,4 +416,180 @@ where
 /// Verifies a segment of contiguous binary rows with a strict [`Verifier`].
 pub fn verify_segment(segment: &[u8]) -> Result<Summary, VerifyError> {
     Verifier::new().verify_segment(segment)
+}
+
+/// Why a `checkpoint` row failed ([`CheckpointVerifier::push`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckpointFault {
+    /// The detail is not `size=<n> root=<base64> key=<base64> sig=<base64>`; the inner error
+    /// says which field.
+    Malformed(CheckpointRowError),
+    /// `size` is not the number of this boot's rows before the checkpoint (its own `seq`).
+    SizeMismatch,
+    /// `root` is not the Merkle root over this boot's rows before the checkpoint: rows it
+    /// covers were changed, or the checkpoint was.
+    RootMismatch,
+    /// `key` is not the key of this boot's earlier checkpoints.
+    KeyChanged,
+    /// `key` is not the key the caller pinned.
+    KeyNotPinned,
+}
+
+impl core::fmt::Display for CheckpointFault {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            CheckpointFault::Malformed(e) => write!(f, "malformed checkpoint detail: {e}"),
+            CheckpointFault::SizeMismatch => f.write_str(
+                "checkpoint size is not the number of this boot's rows before it (its seq)",
+            ),
+            CheckpointFault::RootMismatch => f.write_str(
+                "checkpoint root is not the Merkle root over this boot's rows before it: a row \
+                 it covers, or the checkpoint, was changed",
+            ),
+            CheckpointFault::KeyChanged => {
+                f.write_str("checkpoint key is not the key of this boot's earlier checkpoints")
+            }
+            CheckpointFault::KeyNotPinned => {
+                f.write_str("checkpoint key is not the pinned key (--key)")
+            }
+        }
+    }
+}
+
+/// A checkpoint row whose structure verified; its signature is the caller's to check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SealedCheckpoint {
+    /// The boot counter.
+    pub boot: u64,
+    /// The checkpoint row's own seq (equal to `row.size`).
+    pub seq: u64,
+    /// What the detail says.
+    pub row: CheckpointRow,
+    /// The chain hash of row `size - 1` (the checkpoint row's `prev`), which the note names.
+    pub head: [u8; 32],
+    /// Whether `row.root` was recomputed and matched: false when the input does not hold the
+    /// boot's rows from seq 0.
+    pub root_checked: bool,
+}
+
+impl SealedCheckpoint {
+    /// The checkpoint the signature covers, on the machine `machine_id`: its
+    /// [`Checkpoint::note`] body is the signed message.
+    pub fn checkpoint(&self, machine_id: [u8; 16]) -> Checkpoint {
+        Checkpoint {
+            machine_id,
+            boot: self.boot,
+            size: self.row.size,
+            root: self.row.root,
+            head: self.head,
+        }
+    }
+}
+
+/// The streaming checkpoint checks of the module docs: [`CheckpointVerifier::push`] every row
+/// the [`Verifier`] accepted, in the same order.
+#[derive(Debug, Clone)]
+pub struct CheckpointVerifier {
+    pinned: Option<[u8; 32]>,
+    /// The boot being read and whether the frontier holds its rows from seq 0.
+    boot: Option<u64>,
+    whole: bool,
+    frontier: Frontier,
+    /// The key of this boot's first checkpoint.
+    key: Option<[u8; 32]>,
+}
+
+impl Default for CheckpointVerifier {
+    fn default() -> Self {
+        CheckpointVerifier::new()
+    }
+}
+
+impl CheckpointVerifier {
+    /// Checks without a pinned key: each boot's checkpoints must agree on one key.
+    pub const fn new() -> CheckpointVerifier {
+        CheckpointVerifier {
+            pinned: None,
+            boot: None,
+            whole: false,
+            frontier: Frontier::new(),
+            key: None,
+        }
+    }
+
+    /// Every checkpoint must carry `key`.
+    pub const fn pin_key(mut self, key: [u8; 32]) -> CheckpointVerifier {
+        self.pinned = Some(key);
+        self
+    }
+
+    /// The key of the current boot's checkpoints so far, if it had one.
+    pub fn key(&self) -> Option<&[u8; 32]> {
+        self.key.as_ref()
+    }
+
+    /// Takes the next row (already accepted by a [`Verifier`]): a `checkpoint` row is checked
+    /// and returned for its signature check; every row then becomes a leaf of its boot's tree.
+    /// A row that does not decode is ignored (the [`Verifier`] refused it already).
+    pub fn push(&mut self, row: RowRef<'_>) -> Result<Option<SealedCheckpoint>, CheckpointFault> {
+        let Ok(ev) = Event::decode(row.event) else {
+            return Ok(None);
+        };
+        if self.boot != Some(ev.boot) {
+            self.boot = Some(ev.boot);
+            self.frontier = Frontier::new();
+            self.whole = ev.seq == 0;
+            self.key = None;
+        }
+        if self.frontier.size() != ev.seq {
+            // Rows of this boot are missing from the input (a gap the verifier allowed).
+            self.whole = false;
+        }
+        let sealed = if ev.kind == AuditKind::Checkpoint {
+            Some(self.check(ev.boot, ev.seq, ev.detail, row.prev)?)
+        } else {
+            None
+        };
+        // A 32-byte leaf is never too long and a u64 of rows never ends: should either fail,
+        // the tree no longer matches the boot, so no later root is checked.
+        if leaf_hash(row.hash)
+            .and_then(|leaf| self.frontier.push(&leaf))
+            .is_err()
+        {
+            self.whole = false;
+        }
+        Ok(sealed)
+    }
+
+    /// Steps 1–5 of the module docs for one checkpoint row.
+    fn check(
+        &mut self,
+        boot: u64,
+        seq: u64,
+        detail: &str,
+        prev: &[u8; 32],
+    ) -> Result<SealedCheckpoint, CheckpointFault> {
+        let row = CheckpointRow::parse(detail).map_err(CheckpointFault::Malformed)?;
+        if row.size != seq {
+            return Err(CheckpointFault::SizeMismatch);
+        }
+        if self.pinned.is_some_and(|k| k != row.key) {
+            return Err(CheckpointFault::KeyNotPinned);
+        }
+        match self.key {
+            Some(k) if k != row.key => return Err(CheckpointFault::KeyChanged),
+            Some(_) => {}
+            None => self.key = Some(row.key),
+        }
+        if self.whole && self.frontier.root() != row.root {
+            return Err(CheckpointFault::RootMismatch);
+        }
+        Ok(SealedCheckpoint {
+            boot,
+            seq,
+            row,
+            head: *prev,
+            root_checked: self.whole,
+        })
+    }
 }

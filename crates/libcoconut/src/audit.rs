@@ -19,6 +19,13 @@ use serde::Deserialize;
 /// The shared audit crate (also compiled into the kernel), for everything not re-exported one
 /// by one, such as its error type `shared::AuditError` and the sealer `shared::Chain`.
 pub use coconut_audit as shared;
+/// Checkpoints: the row's detail, the signed note body, the streaming checks and the Merkle
+/// tree (`docs/formats/audit.md`, "Checkpoints").
+pub use coconut_audit::{
+    consistency_proof_from, inclusion_proof_from, leaf_hash, verify_consistency, verify_inclusion,
+    Checkpoint, CheckpointFault, CheckpointRow, CheckpointRowError, CheckpointVerifier, Frontier,
+    MerkleError, NoteError, Proof, SealedCheckpoint, NOTE_MAX, NOTE_ORIGIN_PREFIX,
+};
 pub use coconut_audit::{
     render_json_line, verify_rows, verify_segment, Event, RowRef, Rows, Summary, Verifier,
     VerifyError, VerifyErrorKind, EVENT_MAX, JSON_LINE_MAX,
