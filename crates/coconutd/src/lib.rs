@@ -6,14 +6,16 @@
 //! kernel's answer is reported, never faked), supervise them ([`supervisor`]: readiness,
 //! restarts with exponential backoff, orderly stops), and answer clients on a Unix socket
 //! ([`daemon`]: one poll loop; [`proto`]: the versioned CBOR schema of `docs/formats/ipc.md`,
-//! shared with the `coconut` CLI).
+//! shared with the `coconut` CLI), and start and persist the kernel's audit chain
+//! ([`persister`], on the same loop).
 //!
 //! Constraints: one code path in and out of PID 1 (host tests run the real daemon with
-//! `--socket` and a test profile); single-threaded (the fork/exec sequence relies on it).
+//! `--socket` and a test profile, and the persister on directories standing in for
+//! `/agent/audit` and `/var`); single-threaded (the fork/exec sequence relies on it).
 //!
 //! Not built yet (see the issue): supervising agents on request (manifest + caps over IPC),
-//! the audit-chain persister, `sd_notify` readiness, per-request capability authorisation
-//! (today: uid 0 or coconutd's own uid for changes, anyone for reads).
+//! `sd_notify` readiness, per-request capability authorisation (today: uid 0 or coconutd's
+//! own uid for changes, anyone for reads), the TPM half of the audit seed.
 
 pub mod daemon;
 pub mod persister;

@@ -99,6 +99,7 @@ fn main() -> ExitCode {
         machine_id: args.machine_id,
         shard_max: args.audit_shard_max.max(1),
         idle_poll: persister::IDLE_POLL,
+        shutdown_drain: persister::SHUTDOWN_DRAIN,
     });
     let cfg = Config {
         profile: args.profile,

@@ -55,7 +55,7 @@ const BACKOFF_MIN: Duration = Duration::from_millis(200);
 /// The longest retry delay.
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// How long shutdown keeps trying to drain `chain.log` to a failing disk.
-const SHUTDOWN_DRAIN: Duration = Duration::from_secs(5);
+pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(5);
 /// The seed's length.
 pub const SEED_LEN: usize = 32;
 /// The description of the seed's `user` key, which the kernel looks up.
@@ -76,6 +76,8 @@ pub struct AuditConfig {
     pub shard_max: u64,
     /// See [`IDLE_POLL`].
     pub idle_poll: Duration,
+    /// See [`SHUTDOWN_DRAIN`].
+    pub shutdown_drain: Duration,
 }
 
 impl AuditConfig {
@@ -88,6 +90,7 @@ impl AuditConfig {
             machine_id: DEFAULT_MACHINE_ID.into(),
             shard_max: DEFAULT_SHARD_MAX,
             idle_poll: IDLE_POLL,
+            shutdown_drain: SHUTDOWN_DRAIN,
         }
     }
 }
@@ -456,14 +459,13 @@ impl Persister {
                 self.due = now + self.cfg.idle_poll;
             }
             Err(e) => {
-                let msg = format!(
-                    "{e}; retrying in {} (the kernel keeps the rows not acknowledged)",
-                    humantime::format_duration(self.backoff)
-                );
-                if self.error.as_deref() != Some(msg.as_str()) {
-                    self.log(&msg);
+                if self.error.as_deref() != Some(e.as_str()) {
+                    self.log(&format!(
+                        "{e}; retrying with backoff (the kernel keeps the rows not \
+                         acknowledged)"
+                    ));
                 }
-                self.error = Some(msg);
+                self.error = Some(e);
                 self.due = now + self.backoff;
                 self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
             }
@@ -481,51 +483,25 @@ impl Persister {
         self.backoff = BACKOFF_MIN;
     }
 
-    /// Orderly shutdown, after every service has stopped: asks the kernel to seal a final
-    /// checkpoint (when `seal`: PID 1 only), then drains `chain.log` to disk, for at most
-    /// [`SHUTDOWN_DRAIN`] against a failing disk.
+    /// Orderly shutdown, after every service has stopped: drains `chain.log` to disk, asks
+    /// the kernel to seal a final checkpoint (when `seal`: PID 1 only), and drains again so
+    /// the checkpoint row is on disk too.
+    ///
+    /// The first drain matters: writing `seal` waits until the checkpoint row is sealed, and
+    /// a sealer whose arena is full of unacknowledged rows waits for us, so sealing with rows
+    /// not acknowledged could wait forever. So when the first drain fails (a full disk),
+    /// there is no final checkpoint, and the log says so.
     pub fn shutdown(&mut self, seal: bool) {
+        let drained = self.drain();
         if seal {
-            let path = self.cfg.agent_dir.join("seal");
-            match write_control(&path, b"1\n") {
-                Ok(()) => self.log("sealed a final checkpoint"),
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => self.log(&format!(
-                    "{} does not exist on this kernel: no final checkpoint",
-                    path.display()
-                )),
-                Err(e) if e.raw_os_error() == Some(libc::ENOKEY) => self.log(&format!(
-                    "{}: ENOKEY: no checkpoint key this boot (the seed was not loaded): no \
-                     final checkpoint",
-                    path.display()
-                )),
-                Err(e) => self.log(&format!(
-                    "{}: {}: no final checkpoint",
-                    path.display(),
-                    errno_name(&e)
-                )),
-            }
-        }
-        let deadline = Instant::now() + SHUTDOWN_DRAIN;
-        loop {
-            match self.step() {
-                Ok(Progress::More) => {}
-                Ok(Progress::Idle) => break,
-                Err(e) => {
-                    if Instant::now() >= deadline {
-                        self.log(&format!(
-                            "{e}; giving up at shutdown: rows of boot {} from seq {} were \
-                             not persisted",
-                            self.boot, self.committed_seq
-                        ));
-                        self.error = Some(e);
-                        break;
-                    }
-                    if self.error.as_deref() != Some(e.as_str()) {
-                        self.log(&format!("{e}; retrying until the shutdown deadline"));
-                    }
-                    self.error = Some(e);
-                    std::thread::sleep(BACKOFF_MIN);
-                }
+            if drained {
+                self.seal();
+                self.drain();
+            } else {
+                self.log(
+                    "no final checkpoint: rows are not persisted, and the kernel could not \
+                     seal one while its arena waits for them",
+                );
             }
         }
         let shard = self
@@ -539,6 +515,71 @@ impl Persister {
         ));
     }
 
+    fn seal(&mut self) {
+        let path = self.cfg.agent_dir.join("seal");
+        match write_control(&path, b"1\n") {
+            Ok(()) => self.log("sealed a final checkpoint"),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => self.log(&format!(
+                "{} does not exist on this kernel: no final checkpoint",
+                path.display()
+            )),
+            Err(e) if e.raw_os_error() == Some(libc::ENOKEY) => self.log(&format!(
+                "{}: ENOKEY: no checkpoint key this boot (the seed was not loaded): no final \
+                 checkpoint",
+                path.display()
+            )),
+            Err(e) => self.log(&format!(
+                "{}: {}: no final checkpoint",
+                path.display(),
+                errno_name(&e)
+            )),
+        }
+    }
+
+    /// Persists everything `chain.log` has; retries a failing disk for
+    /// [`AuditConfig::shutdown_drain`]. Whether everything read is durable and acknowledged.
+    fn drain(&mut self) -> bool {
+        let deadline = Instant::now() + self.cfg.shutdown_drain;
+        loop {
+            let result = self.step();
+            let late = Instant::now() >= deadline;
+            match result {
+                Ok(Progress::Idle) => {
+                    self.recovered();
+                    return true;
+                }
+                Ok(Progress::More) if !late => {}
+                Ok(Progress::More) => {
+                    self.log("chain.log still grows at the shutdown deadline; stopping there");
+                    return false;
+                }
+                Err(e) => {
+                    let first = self.error.as_deref() != Some(e.as_str());
+                    self.error = Some(e.clone());
+                    if self.backlog.is_empty() {
+                        // chain.log itself cannot be read: nothing to wait for.
+                        if first {
+                            self.log(&e);
+                        }
+                        return false;
+                    }
+                    if late {
+                        self.log(&format!(
+                            "{e}; giving up at shutdown: rows of boot {} from seq {} are not \
+                             persisted",
+                            self.boot, self.committed_seq
+                        ));
+                        return false;
+                    }
+                    if first {
+                        self.log(&format!("{e}; retrying until the shutdown deadline"));
+                    }
+                    std::thread::sleep(BACKOFF_MIN);
+                }
+            }
+        }
+    }
+
     /// The persister's part of `coconut status`.
     pub fn status(&self) -> AuditStatus {
         AuditStatus {
@@ -549,7 +590,8 @@ impl Persister {
             rows: self.rows,
             last_error: self
                 .error
-                .clone()
+                .as_ref()
+                .map(|e| format!("{e}; retrying (the kernel keeps the rows not acknowledged)"))
                 .or_else(|| self.compress_error.clone())
                 .or_else(|| self.ack_note.clone()),
             gaps: self

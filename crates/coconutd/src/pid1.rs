@@ -139,7 +139,9 @@ pub fn init() {
 }
 
 /// Syncs, unmounts (reverse order, lazily: processes may still hold files) and reboots or
-/// powers off. Never returns; if `reboot(2)` fails, [`emergency`].
+/// powers off. Never returns; if `reboot(2)` fails, [`emergency`]. By then the daemon has
+/// drained the audit chain to disk and sealed its final checkpoint
+/// ([`super::persister::Persister::shutdown`]), while `/agent` and `/var` were still mounted.
 pub fn finish(exit: Exit) -> ! {
     rustix::fs::sync();
     for mt in MOUNTS.iter().rev() {

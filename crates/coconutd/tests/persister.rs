@@ -14,6 +14,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
+use std::time::{Duration, Instant};
+
 use coconutd::persister::{AuditConfig, Persister, IDLE_POLL};
 
 mod common;
@@ -37,6 +39,7 @@ impl Fixture {
             machine_id: root.path().join("machine-id"),
             shard_max: 1 << 20,
             idle_poll: IDLE_POLL,
+            shutdown_drain: Duration::from_millis(600),
         };
         let f = Fixture {
             _root: root,
@@ -512,4 +515,25 @@ fn a_kernel_without_the_audit_files_is_logged_and_survived() {
     p.pump(due);
     let err = p.status().last_error.unwrap();
     assert!(err.contains("chain.log") && err.contains("ENOENT"), "{err}");
+    // Nothing to drain: shutdown does not wait for the deadline.
+    let t = Instant::now();
+    p.shutdown(true);
+    assert!(t.elapsed() < Duration::from_millis(500));
+}
+
+#[test]
+fn a_failing_disk_at_shutdown_skips_the_seal_and_gives_up_at_the_deadline() {
+    let f = Fixture::new();
+    fs::write(f.agent("seal"), "").unwrap();
+    fs::write(&f.cfg.log_dir, "not a directory").unwrap();
+    let mut p = f.start();
+    f.append(&chain_lines(0, 3).concat());
+    let t = Instant::now();
+    p.shutdown(true);
+    assert!(t.elapsed() >= Duration::from_millis(600));
+    // Sealing would wait for a sealer that waits for our acknowledgements.
+    assert_eq!(f.read(&f.agent("seal")), "");
+    assert!(f.logged("no final checkpoint: rows are not persisted"));
+    assert!(f.logged("giving up at shutdown: rows of boot 0 from seq 0"));
+    assert_eq!(f.read(&f.agent("persisted")), "0\n");
 }
