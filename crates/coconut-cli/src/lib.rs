@@ -13,8 +13,10 @@
 //! may be lives in `libcoconut`/`coconut-audit`. Reading is streaming, in constant memory.
 
 pub mod agent;
+pub mod checkpoint;
 pub mod ipc;
 pub mod manifest;
+pub mod prove;
 pub mod svc;
 pub mod tail;
 pub mod tree;

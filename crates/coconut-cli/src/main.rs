@@ -5,8 +5,10 @@
 //! output; the work is in the library (`coconut_cli::verify`, `coconut_cli::tail`).
 //!
 //! Constraints: only commands that exist are declared (no placeholders). Exit codes of
-//! `audit verify`: 0 intact, 1 not intact (the first bad row is named), 2 the inputs could not
-//! be read. Of the coconutd commands: 0 done, 1 coconutd refused (the reason is printed), 2 no
+//! `audit verify`, `prove` and `consistency`: 0 intact (and proved), 1 not intact (the first bad
+//! row is named), 2 the inputs could not be read or the request names nothing in them; of
+//! `audit key` and `audit checkpoint`: 0 done, 1 no seed loaded or the note does not verify, 2
+//! unreadable or malformed input. Of the coconutd commands: 0 done, 1 coconutd refused (the reason is printed), 2 no
 //! answer (coconutd not running, a broken reply). Of the agent commands: 0 done, 1 refused or
 //! failed (the message says what to do), 2 bad usage; `spawn PROGRAM` returns the program's
 //! status (128 + signal if killed).
@@ -17,11 +19,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use coconut_cli::agent::{self, Exit, Revoke};
+use coconut_cli::checkpoint as cp;
 use coconut_cli::manifest::{self as mf, NewArgs};
+use coconut_cli::prove;
 use coconut_cli::svc::{self, Change};
 use coconut_cli::tail::{self, Format};
-use coconut_cli::verify::{self, Failure, Input};
-use serde_json::json;
+use coconut_cli::verify::{self, Failure, Input, Options};
+use serde_json::{json, Value};
 
 /// Where agentfs keeps the audit files.
 const AUDIT_DIR: &str = "/agent/audit";
@@ -35,7 +39,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// The audit chain: verify it, read its last rows.
+    /// The audit chain: verify it and its signed checkpoints, prove rows, read its last rows.
     #[command(subcommand)]
     Audit(Audit),
     /// coconutd and every service: state, pid, restarts, agent.
@@ -265,36 +269,164 @@ enum Svc {
     },
 }
 
+/// Which checkpoints to trust: the key, and the machine whose notes they sign.
+#[derive(clap::Args)]
+struct Trust {
+    /// Pin the checkpoint key: every checkpoint must carry this Ed25519 public key (a file of
+    /// 32 raw bytes or 64 hex digits, such as a copy of /var/lib/coconut/audit/key.pub or of
+    /// `coconut audit key` taken off the machine, or the 64 hex digits themselves). Without it,
+    /// each boot's checkpoints need only agree on one key, which proves nothing against root
+    /// on the machine.
+    #[arg(long, value_name = "FILE_OR_HEX")]
+    key: Option<String>,
+    /// The machine the chain comes from: the 32 hex digits of its /etc/machine-id. Every
+    /// checkpoint signature covers it (the note names coconut-os/audit/<machine-id>/<boot>),
+    /// and the rows do not carry it. [default: this machine's /etc/machine-id]
+    #[arg(long, value_name = "HEX")]
+    machine_id: Option<String>,
+}
+
+/// Where the rows come from, for the commands that read the chain.
+#[derive(clap::Args)]
+struct Sources {
+    /// chain.log files, *.log.zst shards and history directories, oldest first. A directory is
+    /// read as the persister's history: its <boot>-<first_seq>.log[.zst] shards in (boot,
+    /// first_seq) order, as one stream across boots. [default: /var/log/coconut/audit if it
+    /// exists, else /agent/audit/chain.log with /agent/audit/head as the head]
+    files: Vec<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Audit {
-    /// Verify chain.log and rotated shards: prove the chain intact or name the first bad row.
+    /// Verify the chain and its signed checkpoints: prove it intact or name the first bad row.
     ///
     /// Every line must be in the one canonical chain.log spelling, and every row must satisfy
     /// hash = BLAKE3(prev || event), seq = previous seq + 1 within a boot, prev = previous
     /// row's hash, boot rows at seq 0 only, and each later boot's seq-1 link row must name the
     /// previous boot's last seq and hash. Any flipped byte, deleted, duplicated or reordered
     /// line, and a file cut inside a line, fails at the first bad line. The first row must be a
-    /// boot row or a rotate row (what chain.log and its shards start with), so a deleted first
-    /// line shows too.
+    /// boot row or a rotate row (what chain.log and the first shard of a history start with),
+    /// so a deleted first line shows too; a shard named <boot>-<first_seq> must start at that
+    /// row, and a missing shard in the middle of a history shows as a gap or a bad link.
+    ///
+    /// Checkpoints (kind 14, sealed by the kernel every 1024 rows or 10 s once a seed is
+    /// loaded): each one's size must be the number of its boot's rows before it, its root the
+    /// RFC 9162 Merkle root over those rows (recomputed when the input has the boot from seq
+    /// 0), its key the same as the boot's other checkpoints (and the --key one, if pinned), and
+    /// its Ed25519 signature must verify over the note body naming the machine id, boot, size,
+    /// root and head (the hash of the row before the checkpoint). Rows after a boot's last
+    /// checkpoint are reported as unauthenticated: consistent, but not signed (exit 0 with a
+    /// warning).
     ///
     /// What cannot be checked here: (1) rows cut off at a line boundary at the END: without
-    /// the head (--head, or /agent/audit/head by default) a shorter chain is still a valid
-    /// chain, so pass the head when you have it; (2) the first row's prev when the input does
-    /// not start at the first row; (3) authenticity: a boot row the kernel sealed names its
-    /// boot_id and its prev must be that boot's public genesis (checked), but the genesis is
-    /// public, so a chain rewritten from the start with all hashes recomputed is internally
-    /// consistent and verifies here; signed checkpoints, which would catch it, are not built
-    /// yet.
+    /// the head (--head, or /agent/audit/head by default for chain.log) a shorter chain is still
+    /// a valid chain, so pass the head when you have it; (2) the first row's prev when the input
+    /// does not start at the first row; (3) authenticity without checkpoints: a boot row's prev
+    /// must be that boot's public genesis (checked), but the genesis is public, so a chain
+    /// rewritten from the start with all hashes recomputed verifies unless signed checkpoints
+    /// cover it; and a checkpoint proves only as much as its key: pin the key (--key) with a
+    /// copy kept off the machine.
     ///
-    /// Exit status: 0 intact, 1 not intact, 2 an input could not be read.
+    /// Exit status: 0 intact, 1 not intact, 2 an input or argument could not be used.
     Verify {
-        /// chain.log files and *.log.zst shards, oldest first
-        /// [default: /agent/audit/chain.log, with /agent/audit/head as the head]
-        files: Vec<PathBuf>,
+        #[command(flatten)]
+        sources: Sources,
         /// The expected last hash: 64 hex digits, or a file with 32 raw bytes or 64 hex digits.
         #[arg(long, value_name = "FILE_OR_HEX")]
         head: Option<String>,
-        /// Print one JSON object instead of a line of text.
+        #[command(flatten)]
+        trust: Trust,
+        /// Print one JSON object instead of lines of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prove one row is in a signed checkpoint: print its RFC 9162 inclusion proof and check it.
+    ///
+    /// Verifies the input as `verify` does, then takes the latest checkpoint of the boot that
+    /// covers SEQ (its size is larger than SEQ) and prints the row's hash, its leaf
+    /// BLAKE3(0x00 || hash), the checkpoint's seq, size, root and key, and the audit path
+    /// (hex, leaf side first), which it checks against the root before printing. The input
+    /// must hold the boot from seq 0 (the history directory does).
+    ///
+    /// Exit status: 0 proved, 1 the chain is not intact, 2 SEQ or the boot is not in the
+    /// input, no checkpoint covers SEQ yet, or an input or argument could not be used.
+    Prove {
+        /// The row's seq within its boot.
+        seq: u64,
+        /// The boot counter. [default: the last boot in the input]
+        #[arg(long)]
+        boot: Option<u64>,
+        #[command(flatten)]
+        sources: Sources,
+        #[command(flatten)]
+        trust: Trust,
+        /// Print one JSON object instead of lines of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prove an older checkpoint's tree is a prefix of a newer one's (RFC 9162 consistency).
+    ///
+    /// Verifies the input as `verify` does, finds the boot's checkpoints of sizes OLD_SIZE and
+    /// NEW_SIZE, and prints the consistency proof between their roots (hex), which it checks
+    /// before printing. The input must hold the boot from seq 0.
+    ///
+    /// Exit status: 0 proved, 1 the chain is not intact, 2 no checkpoint of such a size, the
+    /// sizes in the wrong order, or an input or argument could not be used.
+    Consistency {
+        /// The size of the older checkpoint (its seq).
+        old_size: u64,
+        /// The size of the newer checkpoint.
+        new_size: u64,
+        /// The boot counter. [default: the last boot in the input]
+        #[arg(long)]
+        boot: Option<u64>,
+        #[command(flatten)]
+        sources: Sources,
+        #[command(flatten)]
+        trust: Trust,
+        /// Print one JSON object instead of lines of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the kernel's checkpoint public key (/agent/audit/key), to pin it.
+    ///
+    /// Prints the Ed25519 public key that signs this machine's checkpoints as 64 hex digits
+    /// (what --key accepts). Copy it off the machine: a key kept on the same disk proves
+    /// nothing against someone who can rewrite that disk. The key exists once coconutd has
+    /// loaded the audit seed; before that the file is empty and this says so.
+    ///
+    /// Exit status: 0 printed, 1 no seed is loaded, 2 the key file cannot be read or is not 32
+    /// bytes.
+    Key {
+        /// Print 64 hex digits (the default).
+        #[arg(long, conflicts_with = "raw")]
+        hex: bool,
+        /// Write the 32 raw bytes instead.
+        #[arg(long)]
+        raw: bool,
+        /// The key file to read.
+        #[arg(long, value_name = "FILE", default_value = cp::KEY_FILE)]
+        file: PathBuf,
+    },
+    /// Verify a signed checkpoint note (/agent/audit/checkpoint) and print what it commits to.
+    ///
+    /// The note is the C2SP checkpoint body (coconut-os/audit/<machine-id>/<boot>, the size,
+    /// the base64 root, "head <base64 head>"), a blank line, and signature lines "— <name>
+    /// <base64(key id || signature)>". The line of coconut-os/audit/<machine-id> with the
+    /// key's C2SP key id must carry a valid Ed25519 signature of the body under the key (--key,
+    /// else /agent/audit/key). Prints machine id, boot, size, root and head.
+    ///
+    /// Exit status: 0 verified, 1 the note does not verify or no seed is loaded, 2 the note or
+    /// key cannot be read or the key is malformed.
+    Checkpoint {
+        /// The signed note.
+        #[arg(default_value = cp::CHECKPOINT_FILE)]
+        file: PathBuf,
+        /// The key to check against: a file of 32 raw bytes or 64 hex digits, or the hex
+        /// itself. [default: /agent/audit/key]
+        #[arg(long, value_name = "FILE_OR_HEX")]
+        key: Option<String>,
+        /// Print one JSON object instead of lines of text.
         #[arg(long)]
         json: bool,
     },
@@ -505,7 +637,35 @@ fn main() -> ExitCode {
         }),
         Command::Poweroff { conn } => coconutd("poweroff", &conn, |s, o| svc::power(s, false, o)),
         Command::Reboot { conn } => coconutd("reboot", &conn, |s, o| svc::power(s, true, o)),
-        Command::Audit(Audit::Verify { files, head, json }) => run_verify(files, head, json),
+        Command::Audit(Audit::Verify {
+            sources,
+            head,
+            trust,
+            json,
+        }) => run_verify(sources, head, &trust, json),
+        Command::Audit(Audit::Prove {
+            seq,
+            boot,
+            sources,
+            trust,
+            json,
+        }) => run_prove("prove", sources, &trust, boot, json, |tree| {
+            prove::inclusion(tree, seq).map(|p| (p.to_text(), p.to_json()))
+        }),
+        Command::Audit(Audit::Consistency {
+            old_size,
+            new_size,
+            boot,
+            sources,
+            trust,
+            json,
+        }) => run_prove("consistency", sources, &trust, boot, json, |tree| {
+            prove::consistency(tree, old_size, new_size).map(|p| (p.to_text(), p.to_json()))
+        }),
+        Command::Audit(Audit::Key { hex: _, raw, file }) => run_key(&file, raw),
+        Command::Audit(Audit::Checkpoint { file, key, json }) => {
+            run_checkpoint(&file, key.as_deref(), json)
+        }
         Command::Audit(Audit::Tail {
             lines,
             follow,
@@ -526,64 +686,272 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_verify(files: Vec<PathBuf>, head: Option<String>, json: bool) -> ExitCode {
-    let result = (|| {
-        let (files, head) = if files.is_empty() {
-            if !Path::new(AUDIT_DIR).is_dir() {
-                return Err(Failure::Io(format!(
-                    "{AUDIT_DIR} does not exist: this kernel has no audit chain yet (agentfs is \
-                     not mounted at /agent); pass chain.log files to verify copies"
-                )));
-            }
-            let head = head.unwrap_or_else(|| format!("{AUDIT_DIR}/head"));
-            (
-                vec![PathBuf::from(format!("{AUDIT_DIR}/chain.log"))],
-                Some(head),
-            )
-        } else {
-            (files, head)
-        };
-        let head = head.as_deref().map(verify::parse_head).transpose()?;
-        verify::verify(files.iter().map(|f| Input::open(f)), head.as_ref())
-    })();
-    let (code, text, obj) = match &result {
-        Ok(intact) => (
-            0,
-            intact.to_string(),
-            json!({
-                "status": "intact",
-                "rows": intact.rows,
-                "boots": intact.boots.iter().map(|b| json!({
-                    "boot": b.boot, "first_seq": b.first_seq, "last_seq": b.last_seq,
-                })).collect::<Vec<_>>(),
-                "head": intact.head.map(hex::encode),
-                "head_checked": intact.head_checked,
-            }),
-        ),
-        Err(Failure::Bad(bad)) => (
-            1,
-            bad.to_string(),
-            json!({
-                "status": "bad",
-                "file": bad.file,
-                "line": bad.line,
-                "boot": bad.at.map(|a| a.0),
-                "seq": bad.at.map(|a| a.1),
-                "reason": bad.reason.code(),
-                "message": bad.reason.to_string(),
-            }),
-        ),
-        Err(Failure::Io(msg)) => (2, msg.clone(), json!({"status": "error", "message": msg})),
-    };
-    if json {
-        println!("{obj}");
-    } else if code == 0 {
-        println!("{text}");
-        if matches!(&result, Ok(i) if !i.head_checked) {
-            eprintln!("{}", verify::NO_HEAD_NOTE);
-        }
-    } else {
-        eprintln!("coconut audit verify: {text}");
+/// The files to read: those given, else the history directory, else the live chain.log with
+/// the live head as the default head.
+fn inputs(
+    sources: Sources,
+    head: Option<String>,
+) -> Result<(Vec<PathBuf>, Option<String>), Failure> {
+    if !sources.files.is_empty() {
+        return Ok((sources.files, head));
     }
-    ExitCode::from(code)
+    if Path::new(verify::HISTORY_DIR).is_dir() {
+        return Ok((vec![PathBuf::from(verify::HISTORY_DIR)], head));
+    }
+    if !Path::new(AUDIT_DIR).is_dir() {
+        return Err(Failure::Io(format!(
+            "neither {} nor {AUDIT_DIR} exists: this machine has no audit history and this \
+             kernel no audit chain (agentfs is not mounted at /agent); pass chain.log files or \
+             history directories to verify copies",
+            verify::HISTORY_DIR
+        )));
+    }
+    let head = head.unwrap_or_else(|| format!("{AUDIT_DIR}/head"));
+    Ok((
+        vec![PathBuf::from(format!("{AUDIT_DIR}/chain.log"))],
+        Some(head),
+    ))
+}
+
+/// The options of a verification: the head, the pinned key and the machine id.
+fn options(head: Option<&str>, trust: &Trust) -> Result<Options, Failure> {
+    Ok(Options {
+        head: head.map(verify::parse_head).transpose()?,
+        key: trust
+            .key
+            .as_deref()
+            .map(|k| verify::parse_hash_arg(k, "a checkpoint key"))
+            .transpose()?,
+        machine_id: cp::machine_id(trust.machine_id.as_deref())?,
+    })
+}
+
+/// Expands directories into shards, and says on stderr which files it ignored.
+fn sources_of(files: &[PathBuf]) -> Result<Vec<verify::Source>, Failure> {
+    let (sources, ignored) = verify::expand(files)?;
+    for p in ignored {
+        eprintln!(
+            "note: ignored {}: not a shard named <boot>-<first_seq>.log or .log.zst",
+            p.display()
+        );
+    }
+    Ok(sources)
+}
+
+/// The JSON object of a failure, for `--json`.
+fn failure_json(f: &Failure) -> Value {
+    match f {
+        Failure::Bad(bad) => json!({
+            "status": "bad",
+            "file": bad.file,
+            "line": bad.line,
+            "boot": bad.at.map(|a| a.0),
+            "seq": bad.at.map(|a| a.1),
+            "reason": bad.reason.code(),
+            "message": bad.reason.to_string(),
+        }),
+        Failure::Io(msg) => json!({"status": "error", "message": msg}),
+    }
+}
+
+/// The exit code of a failure: 1 a bad chain, 2 unusable input or arguments.
+fn failure_code(f: &Failure) -> u8 {
+    match f {
+        Failure::Bad(_) => 1,
+        Failure::Io(_) => 2,
+    }
+}
+
+fn run_verify(sources: Sources, head: Option<String>, trust: &Trust, json: bool) -> ExitCode {
+    let result = (|| {
+        let (files, head) = inputs(sources, head)?;
+        let opts = options(head.as_deref(), trust)?;
+        let sources = sources_of(&files)?;
+        verify::verify_with(sources.iter().map(Input::open_source), &opts, &mut |_| {})
+    })();
+    match &result {
+        Ok(intact) => {
+            if json {
+                let boots: Vec<Value> = intact
+                    .boots
+                    .iter()
+                    .map(|b| {
+                        let un = b.unauthenticated();
+                        json!({
+                            "boot": b.boot,
+                            "first_seq": b.first_seq,
+                            "last_seq": b.last_seq,
+                            "checkpoints": b.checkpoints,
+                            "last_checkpoint_seq": b.last_checkpoint,
+                            "roots_unchecked": b.roots_unchecked,
+                            "key": b.key.map(hex::encode),
+                            "unauthenticated": un.map(|u| json!({
+                                "rows": u.rows, "first_seq": u.first_seq, "last_seq": u.last_seq,
+                            })),
+                        })
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    json!({
+                        "status": "intact",
+                        "rows": intact.rows,
+                        "boots": boots,
+                        "head": intact.head.map(hex::encode),
+                        "head_checked": intact.head_checked,
+                        "checkpoints": intact.checkpoints(),
+                        "unauthenticated_rows": intact.unauthenticated_rows(),
+                        "key_pinned": intact.key_pinned,
+                        "warnings": intact.warnings(),
+                    })
+                );
+            } else {
+                println!("{intact}");
+                println!("{}", intact.checkpoint_line());
+                for w in intact.warnings() {
+                    eprintln!("{w}");
+                }
+                if !intact.head_checked {
+                    eprintln!("{}", verify::NO_HEAD_NOTE);
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(f) => {
+            if json {
+                println!("{}", failure_json(f));
+            } else {
+                eprintln!("coconut audit verify: {f}");
+            }
+            ExitCode::from(failure_code(f))
+        }
+    }
+}
+
+/// `prove` and `consistency`: verify, keep the boot, build and check the proof, print it.
+fn run_prove(
+    what: &str,
+    sources: Sources,
+    trust: &Trust,
+    boot: Option<u64>,
+    json: bool,
+    make: impl FnOnce(&prove::BootTree) -> Result<(String, Value), Failure>,
+) -> ExitCode {
+    let result = (|| {
+        let (files, _) = inputs(sources, None)?;
+        let opts = options(None, trust)?;
+        let sources = sources_of(&files)?;
+        let (tree, _) = prove::collect(sources.iter().map(Input::open_source), &opts, boot)?;
+        make(&tree)
+    })();
+    match result {
+        Ok((text, obj)) => {
+            if json {
+                println!("{obj}");
+            } else {
+                print!("{text}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(f) => {
+            if json {
+                println!("{}", failure_json(&f));
+            } else {
+                eprintln!("coconut audit {what}: {f}");
+            }
+            ExitCode::from(failure_code(&f))
+        }
+    }
+}
+
+fn run_key(file: &Path, raw: bool) -> ExitCode {
+    match cp::read_key(file) {
+        Ok(Some(key)) => {
+            let mut out = std::io::stdout().lock();
+            let written = if raw {
+                out.write_all(&key)
+            } else {
+                writeln!(out, "{}", hex::encode(key))
+            };
+            match written.and_then(|()| out.flush()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("coconut audit key: cannot write the key: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Ok(None) => {
+            eprintln!("coconut audit key: {}", cp::no_seed_message(file));
+            ExitCode::from(1)
+        }
+        Err(f) => {
+            eprintln!("coconut audit key: {f}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_checkpoint(file: &Path, key: Option<&str>, json: bool) -> ExitCode {
+    let fail = |code: u8, msg: String| {
+        if json {
+            let status = if code == 1 { "bad" } else { "error" };
+            println!("{}", json!({"status": status, "message": msg}));
+        } else {
+            eprintln!("coconut audit checkpoint: {msg}");
+        }
+        ExitCode::from(code)
+    };
+    let key = match key {
+        Some(k) => verify::parse_hash_arg(k, "a checkpoint key"),
+        None => match cp::read_key(Path::new(cp::KEY_FILE)) {
+            Ok(Some(k)) => Ok(k),
+            Ok(None) => return fail(1, cp::no_seed_message(Path::new(cp::KEY_FILE))),
+            Err(f) => Err(f),
+        },
+    };
+    let key = match key {
+        Ok(k) => k,
+        Err(f) => return fail(2, f.to_string()),
+    };
+    let text = match std::fs::read(file) {
+        Ok(t) => t,
+        Err(e) => return fail(2, format!("cannot read {}: {e}", file.display())),
+    };
+    match cp::verify_note(&text, &key) {
+        Ok(v) => {
+            let c = &v.checkpoint;
+            if json {
+                println!(
+                    "{}",
+                    json!({
+                        "status": "verified",
+                        "machine_id": hex::encode(c.machine_id),
+                        "boot": c.boot,
+                        "size": c.size,
+                        "root": hex::encode(c.root),
+                        "head": hex::encode(c.head),
+                        "key": hex::encode(key),
+                        "key_id": hex::encode(v.key_id),
+                    })
+                );
+            } else {
+                println!(
+                    "verified: checkpoint of machine {}, boot {}, signed by key {} (key id {})
+                     size: {}
+root: {}
+head: {}",
+                    hex::encode(c.machine_id),
+                    c.boot,
+                    hex::encode(key),
+                    hex::encode(v.key_id),
+                    c.size,
+                    hex::encode(c.root),
+                    hex::encode(c.head)
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(1, format!("{}: {e}", file.display())),
+    }
 }
