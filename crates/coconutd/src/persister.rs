@@ -187,6 +187,9 @@ fn errno_name(e: &io::Error) -> String {
         Some(libc::ENOTDIR) => "ENOTDIR",
         Some(libc::EEXIST) => "EEXIST",
         Some(libc::EDQUOT) => "EDQUOT",
+        Some(libc::ENODATA) => "ENODATA",
+        Some(libc::EOPNOTSUPP) => "EOPNOTSUPP",
+        Some(libc::EINTR) => "EINTR",
         _ => return e.to_string(),
     };
     format!("{name}: {e}")
