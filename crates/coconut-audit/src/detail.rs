@@ -175,7 +175,11 @@ pub(super) fn put(buf: &mut [u8], at: usize, src: &[u8]) -> usize {
     let end = at.saturating_add(src.len());
     match buf.get_mut(at..end) {
         Some(dst) => {
-            dst.copy_from_slice(src);
+            // Element by element: `copy_from_slice` brings a length-mismatch panic into the
+            // kernel object (the lengths are equal, but -O2 cannot always see it).
+            for (d, v) in dst.iter_mut().zip(src) {
+                *d = *v;
+            }
             end
         }
         None => at,

@@ -147,6 +147,15 @@ impl Frontier {
         }
     }
 
+    /// Empties the tree in place (assigning [`Frontier::new`] would build a 2 KiB temporary,
+    /// which -O2 keeps in the caller's stack frame).
+    pub fn reset(&mut self) {
+        for node in self.nodes.iter_mut() {
+            *node = [0; 32];
+        }
+        self.size = 0;
+    }
+
     /// The number of leaves pushed.
     pub fn size(&self) -> u64 {
         self.size

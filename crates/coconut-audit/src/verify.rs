@@ -537,7 +537,7 @@ impl CheckpointVerifier {
         };
         if self.boot != Some(ev.boot) {
             self.boot = Some(ev.boot);
-            self.frontier = Frontier::new();
+            self.frontier.reset();
             self.whole = ev.seq == 0;
             self.key = None;
         }
