@@ -1054,10 +1054,16 @@ pub unsafe extern "C" fn coconut_audit_load_seed(
 fn machine_hex(id: &[u8; 16]) -> [u8; 32] {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let digit = |n: u8| DIGITS.get(usize::from(n)).copied().unwrap_or(b'0');
-    let pairs: [[u8; 2]; 16] = id.map(|b| [digit(b >> 4), digit(b & 0x0f)]);
     let mut out = [0u8; 32];
-    for (o, d) in out.iter_mut().zip(pairs.as_flattened()) {
-        *o = *d;
+    let mut rest: &mut [u8] = &mut out;
+    for b in id {
+        // A byte loop over `split_first_chunk_mut`: `chunks_exact` brings a division panic.
+        let Some(([hi, lo], tail)) = rest.split_first_chunk_mut::<2>() else {
+            break;
+        };
+        *hi = digit(b >> 4);
+        *lo = digit(b & 0x0f);
+        rest = tail;
     }
     out
 }
