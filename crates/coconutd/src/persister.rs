@@ -860,12 +860,14 @@ impl Persister {
         }
     }
 
-    /// The 32 lowercase hex digits of the machine id, creating the file when missing.
+    /// The 32 lowercase hex digits of the machine id, creating the file when it is missing,
+    /// empty or `uninitialized` (what a freshly built image ships: the id is made on the
+    /// machine's first boot, as systemd-machine-id-setup(1) does).
     fn machine_id(&mut self) -> String {
         let zeros = "0".repeat(32);
         let path = self.cfg.machine_id.clone();
         match fs::read_to_string(&path) {
-            Ok(t) => {
+            Ok(t) if !matches!(t.trim(), "" | "uninitialized") => {
                 let id = t.trim();
                 if id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
                     return id.to_string();
@@ -876,28 +878,8 @@ impl Persister {
                 ));
                 zeros
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let mut raw = [0u8; 16];
-                let made = getrandom(&mut raw).and_then(|()| {
-                    let id: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-                    replace_file(&path, format!("{id}\n").as_bytes(), 0o444).map(|()| id)
-                });
-                match made {
-                    Ok(id) => {
-                        self.log(&format!("created {} ({id})", path.display()));
-                        id
-                    }
-                    Err(e) => {
-                        self.log(&format!(
-                            "{} is missing and cannot be created ({}); the seed line names \
-                             machine {zeros}",
-                            path.display(),
-                            errno_name(&e)
-                        ));
-                        zeros
-                    }
-                }
-            }
+            Ok(_) => self.new_machine_id(&path, &zeros),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => self.new_machine_id(&path, &zeros),
             Err(e) => {
                 self.log(&format!(
                     "cannot read {} ({}); the seed line names machine {zeros}",
@@ -905,6 +887,29 @@ impl Persister {
                     errno_name(&e)
                 ));
                 zeros
+            }
+        }
+    }
+
+    /// Writes a new random machine id to `path`; `zeros` if it cannot.
+    fn new_machine_id(&mut self, path: &Path, zeros: &str) -> String {
+        let mut raw = [0u8; 16];
+        let made = getrandom(&mut raw).and_then(|()| {
+            let id: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+            replace_file(path, format!("{id}\n").as_bytes(), 0o444).map(|()| id)
+        });
+        match made {
+            Ok(id) => {
+                self.log(&format!("created {} ({id})", path.display()));
+                id
+            }
+            Err(e) => {
+                self.log(&format!(
+                    "{} cannot be created ({}); the seed line names machine {zeros}",
+                    path.display(),
+                    errno_name(&e)
+                ));
+                zeros.to_string()
             }
         }
     }

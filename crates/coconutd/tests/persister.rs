@@ -537,3 +537,27 @@ fn a_failing_disk_at_shutdown_skips_the_seal_and_gives_up_at_the_deadline() {
     assert!(f.logged("giving up at shutdown: rows of boot 0 from seq 0"));
     assert_eq!(f.read(&f.agent("persisted")), "0\n");
 }
+
+#[test]
+fn an_image_s_uninitialized_machine_id_is_made_on_first_boot_and_kept() {
+    for shipped in ["uninitialized\n", "", "\n"] {
+        let f = Fixture::new();
+        fs::write(f.agent("seed"), "").unwrap();
+        fs::write(&f.cfg.machine_id, shipped).unwrap();
+        drop(f.start());
+        let id = f.read(&f.cfg.machine_id).trim().to_string();
+        assert_eq!(id.len(), 32, "{shipped:?} became {id:?}");
+        assert!(id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+        assert!(f.logged("created"));
+        f.new_kernel_boot();
+        drop(f.start());
+        assert_eq!(f.read(&f.cfg.machine_id).trim(), id, "the id is kept");
+    }
+    // Anything else that is not an id is left alone and reported.
+    let f = Fixture::new();
+    fs::write(f.agent("seed"), "").unwrap();
+    fs::write(&f.cfg.machine_id, "not-an-id\n").unwrap();
+    drop(f.start());
+    assert_eq!(f.read(&f.cfg.machine_id), "not-an-id\n");
+    assert!(f.logged("is not 32 lowercase hex digits"));
+}

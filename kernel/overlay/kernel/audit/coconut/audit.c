@@ -29,6 +29,10 @@
 
 #include "audit.h"
 
+/* <keys/trusted-type.h> sets pr_fmt to "trusted_key: "; our messages name themselves. */
+#undef pr_fmt
+#define pr_fmt(fmt) fmt
+
 static DEFINE_SPINLOCK(stage_lock);
 static DEFINE_SPINLOCK(chain_lock);
 static DECLARE_WAIT_QUEUE_HEAD(space_wq);
