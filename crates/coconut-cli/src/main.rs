@@ -731,7 +731,8 @@ fn sources_of(files: &[PathBuf]) -> Result<Vec<verify::Source>, Failure> {
     let (sources, ignored) = verify::expand(files)?;
     for p in ignored {
         eprintln!(
-            "note: ignored {}: not a shard named <boot>-<first_seq>.log or .log.zst",
+            "note: ignored {}: not a shard named <boot>-<first_seq>.log or .log.zst, or the \
+             plain twin of a .zst (the .zst is read)",
             p.display()
         );
     }

@@ -133,8 +133,10 @@ pub fn shard_name(name: &str) -> Option<(u64, u64, bool)> {
 }
 
 /// Expands the paths given into the files to read, in order: a file stays as it is; a
-/// directory becomes its shards sorted by (boot, first_seq). Also returns the names in
-/// directories that are not shards (ignored; the caller mentions them).
+/// directory becomes its shards sorted by (boot, first_seq), the `.zst` when a shard is there
+/// both plain and compressed. Also returns the files of directories that are not read (not
+/// shards, or the plain twin of a `.zst`; the caller mentions them), except the persister's
+/// temporary `.<name>.tmp` files.
 pub fn expand(paths: &[PathBuf]) -> Result<(Vec<Source>, Vec<PathBuf>), Failure> {
     let mut out = Vec::new();
     let mut ignored = Vec::new();
@@ -152,24 +154,30 @@ pub fn expand(paths: &[PathBuf]) -> Result<(Vec<Source>, Vec<PathBuf>), Failure>
             let entry = entry.map_err(|e| Failure::Io(io_message(path, &e)))?;
             let file = entry.path();
             let parsed = entry.file_name().to_str().and_then(shard_name);
+            let temporary = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with('.') && n.ends_with(".tmp"));
             match parsed {
                 Some((boot, seq, _)) if file.is_file() => shards.push((boot, seq, file)),
+                _ if temporary => {}
                 _ => ignored.push(file),
             }
         }
+        // The .zst sorts after the plain file of the same shard: when both exist (a crash
+        // between the rename of the .zst into place and the removal of the plain file, which
+        // the persister tidies at its next start), the .zst is complete and is read.
         shards.sort();
-        for pair in shards.windows(2) {
-            if let [(b1, s1, p1), (b2, s2, p2)] = pair {
-                if (b1, s1) == (b2, s2) {
-                    return Err(Failure::Io(format!(
-                        "{} and {} are the same shard ({b1}-{s1}) twice, compressed and not: \
-                         keep the one the persister finished (the .zst) and move the other away",
-                        p1.display(),
-                        p2.display()
-                    )));
+        let mut kept: Vec<(u64, u64, PathBuf)> = Vec::with_capacity(shards.len());
+        for shard in shards {
+            match kept.last_mut() {
+                Some(last) if (last.0, last.1) == (shard.0, shard.1) => {
+                    ignored.push(std::mem::replace(last, shard).2);
                 }
+                _ => kept.push(shard),
             }
         }
+        let shards = kept;
         if shards.is_empty() {
             return Err(Failure::Io(format!(
                 "{}: no shards (<boot>-<first_seq>.log or .log.zst) in this directory",
