@@ -1,8 +1,11 @@
 //! The `coconut` command's library: what its subcommands do, apart from argument parsing.
 //!
-//! Job: [`verify`] checks `chain.log` files and rotated `*.log.zst` shards line by line with
-//! the shared parser (`libcoconut::audit::ChainLogLine`) and the shared verifier
-//! (`coconut_audit::Verifier`), and names the first bad line; [`tail`] renders the last lines
+//! Job: [`verify`] checks `chain.log` files, `*.log.zst` shards and history directories line by
+//! line with the shared parser (`libcoconut::audit::ChainLogLine`) and the shared verifiers
+//! (`coconut_audit::Verifier`, `coconut_audit::CheckpointVerifier`), checks each checkpoint's
+//! signature ([`checkpoint`], which also reads signed notes and the kernel's key), and names
+//! the first bad line; [`prove`] builds and checks inclusion and consistency proofs against a
+//! boot's checkpoints; [`tail`] renders the last lines
 //! of `chain.log` for humans and follows appended lines; [`svc`] (`status`, `svc …`,
 //! `poweroff`, `reboot`) talks to coconutd through [`ipc`]; [`manifest`] makes keys, bodies
 //! and signed envelopes; [`agent`] spawns agents and calls the capability and attestation
@@ -10,7 +13,9 @@
 //! line (clap) and maps outcomes to exit codes.
 //!
 //! Constraints: no second parser or verifier here: every rule about what a line or a chain
-//! may be lives in `libcoconut`/`coconut-audit`. Reading is streaming, in constant memory.
+//! may be lives in `libcoconut`/`coconut-audit`, except the Ed25519 check of a checkpoint's
+//! signature ([`checkpoint`], with `ed25519-dalek`: the shared crate is the kernel's, which only
+//! signs). Reading is streaming, in constant memory; a proof keeps 32 bytes per row of its boot.
 
 pub mod agent;
 pub mod checkpoint;

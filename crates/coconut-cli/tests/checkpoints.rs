@@ -596,6 +596,12 @@ fn a_boot_read_from_the_middle_checks_signatures_but_not_roots() {
     b.rows(2);
     b.checkpoint_tampered(Tamper::Root);
     assert!(check(&text(&b.lines[4..]), None).is_ok());
+    // Proofs need the boot from seq 0.
+    let tail = text(&b.lines[4..]);
+    match prove::collect([Ok(Input::from_bytes("t", &tail))], &opts(None), None) {
+        Err(Failure::Io(m)) => assert!(m.contains("boot 1 from seq 4 only"), "{m}"),
+        other => panic!("{other:?}"),
+    }
     assert!(matches!(
         bad(check(&text(&b.lines), None)),
         (8, Reason::Checkpoint(CheckpointFault::RootMismatch))
