@@ -112,7 +112,7 @@ pub fn table(services: &[ServiceStatus]) -> String {
 /// The daemon's lines of `coconut status`.
 pub fn daemon_lines(d: &DaemonStatus) -> String {
     let up = humantime::format_duration(std::time::Duration::from_secs(d.uptime_ms / 1000));
-    format!(
+    let mut out = format!(
         "coconutd {} (pid {}{}): {}, up {up}\nprofile: {}\nagents: {}\n",
         d.version,
         d.pid,
@@ -120,7 +120,34 @@ pub fn daemon_lines(d: &DaemonStatus) -> String {
         d.state,
         d.profile,
         d.agents
-    )
+    );
+    match &d.audit {
+        None => out.push_str("audit: not persisted by this coconutd (--no-audit, or not PID 1)\n"),
+        Some(a) => {
+            let _ = writeln!(
+                out,
+                "audit: boot {}, on disk below seq {}{}, {} rows this run",
+                a.boot,
+                a.persisted_seq,
+                a.shard
+                    .as_deref()
+                    .map(|s| format!(" ({s})"))
+                    .unwrap_or_default(),
+                a.rows
+            );
+            let _ = writeln!(out, "audit seed: {}\naudit link: {}", a.seed, a.link);
+            if let Some(e) = &a.last_error {
+                let _ = writeln!(
+                    out,
+                    "audit error (retrying; the kernel keeps the rows): {e}"
+                );
+            }
+            for g in &a.gaps {
+                let _ = writeln!(out, "audit gap: {g}");
+            }
+        }
+    }
+    out
 }
 
 /// One service as `key: value` lines.
@@ -291,5 +318,43 @@ mod tests {
              web      running  42   0         unavailable (ENOSYS)  -\n\
              logger   running  42   0         a:00012               -\n"
         );
+    }
+
+    #[test]
+    fn the_daemon_lines_say_where_the_audit_chain_is_and_what_is_wrong() {
+        let mut d = DaemonStatus {
+            version: "0.1.0".into(),
+            pid: 1,
+            pid1: true,
+            uptime_ms: 61_000,
+            state: "running".into(),
+            profile: "/etc/coconut/services".into(),
+            agents: "available".into(),
+            audit: None,
+        };
+        assert!(daemon_lines(&d)
+            .ends_with("audit: not persisted by this coconutd (--no-audit, or not PID 1)\n"));
+        d.audit = Some(coconutd::proto::AuditStatus {
+            boot: 3,
+            persisted_seq: 120,
+            acked: Some(120),
+            shard: Some("3-0.log".into()),
+            rows: 120,
+            last_error: Some("/var/log/coconut/audit/3-0.log: ENOSPC".into()),
+            gaps: vec!["seq 0..9 of boot 3 never read".into()],
+            malformed_lines: 0,
+            seed: "loaded (checkpoints are signed this boot)".into(),
+            link: "boot=3 prev_boot=2 prev_seq=99 prev_head=ab".into(),
+        });
+        let text = daemon_lines(&d);
+        for want in [
+            "audit: boot 3, on disk below seq 120 (3-0.log), 120 rows this run\n",
+            "audit seed: loaded (checkpoints are signed this boot)\n",
+            "audit link: boot=3 prev_boot=2",
+            "audit error (retrying; the kernel keeps the rows): /var/log/coconut/audit/3-0.log: ENOSPC\n",
+            "audit gap: seq 0..9 of boot 3 never read\n",
+        ] {
+            assert!(text.contains(want), "{want:?} not in {text}");
+        }
     }
 }
