@@ -26,7 +26,10 @@ fn round_trips_and_fits_a_detail() {
         assert_eq!(CheckpointRow::parse(&text), Ok(row));
     }
     let mut buf = [0u8; CHECKPOINT_DETAIL_MAX];
-    assert_eq!(sample(u64::MAX).encode(&mut buf).len(), CHECKPOINT_DETAIL_MAX);
+    assert_eq!(
+        sample(u64::MAX).encode(&mut buf).len(),
+        CHECKPOINT_DETAIL_MAX
+    );
 }
 
 #[test]
@@ -44,7 +47,11 @@ fn every_single_byte_change_is_refused_or_canonical() {
             if let Ok(row) = CheckpointRow::parse(&changed) {
                 // Accepted only if it is the canonical spelling of a different row.
                 let mut again = [0u8; CHECKPOINT_DETAIL_MAX];
-                assert_eq!(row.encode(&mut again), changed, "non-canonical text accepted");
+                assert_eq!(
+                    row.encode(&mut again),
+                    changed,
+                    "non-canonical text accepted"
+                );
                 assert_ne!(row, sample(4096));
             }
         }
@@ -56,9 +63,15 @@ fn malformed_details_name_their_field() {
     let mut buf = [0u8; CHECKPOINT_DETAIL_MAX];
     let good = sample(7).encode(&mut buf).to_owned();
     let cases = [
-        (good.replacen("size=7", "size=07", 1), CheckpointRowError::Size),
+        (
+            good.replacen("size=7", "size=07", 1),
+            CheckpointRowError::Size,
+        ),
         (good.replacen("size=", "sise=", 1), CheckpointRowError::Size),
-        (good.replacen(" root=", " roof=", 1), CheckpointRowError::Root),
+        (
+            good.replacen(" root=", " roof=", 1),
+            CheckpointRowError::Root,
+        ),
         (good.replacen(" key=", " kee=", 1), CheckpointRowError::Key),
         (good.replacen(" sig=", " sag=", 1), CheckpointRowError::Sig),
         (format!("{good} "), CheckpointRowError::Trailing),

@@ -106,8 +106,7 @@ fn settle() -> Result<Stats, String> {
     let start = Instant::now();
     loop {
         let s = stats()?;
-        if stat(&s, "queued")? == 0 && stat(&s, "reserved")? == 0 && stat(&s, "sealing")? == 0
-        {
+        if stat(&s, "queued")? == 0 && stat(&s, "reserved")? == 0 && stat(&s, "sealing")? == 0 {
             return Ok(s);
         }
         if start.elapsed() > Duration::from_secs(60) {
@@ -788,7 +787,10 @@ fn check_checkpoint_row(
     let cp = CheckpointRow::parse(&row.detail)
         .map_err(|e| format!("checkpoint row {seq}: {e}: {}", row.detail))?;
     if cp.size != seq || &cp.key != public {
-        return Err(format!("checkpoint row {seq}: size {} or key wrong", cp.size));
+        return Err(format!(
+            "checkpoint row {seq}: size {} or key wrong",
+            cp.size
+        ));
     }
     let mut machine_id = [0u8; 16];
     for (i, b) in machine_id.iter_mut().enumerate() {
@@ -804,8 +806,11 @@ fn check_checkpoint_row(
     let mut body = [0u8; NOTE_MAX];
     let text = note.note(&mut body);
     let key = ed25519_dalek::VerifyingKey::from_bytes(public).map_err(|e| e.to_string())?;
-    key.verify_strict(text.as_bytes(), &ed25519_dalek::Signature::from_bytes(&cp.sig))
-        .map_err(|e| format!("checkpoint row {seq}: the signature does not verify: {e}"))?;
+    key.verify_strict(
+        text.as_bytes(),
+        &ed25519_dalek::Signature::from_bytes(&cp.sig),
+    )
+    .map_err(|e| format!("checkpoint row {seq}: the signature does not verify: {e}"))?;
     Ok((note, cp.sig))
 }
 
@@ -852,7 +857,9 @@ fn checkpoints() -> Result<(), String> {
         }
     }
     if write_file("seed", &good) != Err(libc::ENOKEY) {
-        return Err("a seed line without the key in the keyring was not refused with ENOKEY".into());
+        return Err(
+            "a seed line without the key in the keyring was not refused with ENOKEY".into(),
+        );
     }
     add_seed_key(&[7; 16]).map_err(|e| format!("add_key: errno {e}"))?;
     if write_file("seed", &good) != Err(libc::EKEYREJECTED) {
@@ -892,7 +899,9 @@ fn checkpoints() -> Result<(), String> {
         return Err(format!("no checkpoint row after seal: {s:?}"));
     };
     if stat(&s, "checkpoints")? < 2 {
-        return Err(format!("want the first checkpoint and the requested one: {s:?}"));
+        return Err(format!(
+            "want the first checkpoint and the requested one: {s:?}"
+        ));
     }
     let (note, sig) = check_checkpoint_row(last, &public)?;
     // The signed note of the latest checkpoint.
