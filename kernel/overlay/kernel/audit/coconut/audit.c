@@ -99,6 +99,11 @@ u64 coconut_audit_now_ns(void)
 	return ktime_get_real_ns();
 }
 
+u64 coconut_audit_mono_ns(void)
+{
+	return ktime_get_ns();
+}
+
 const char *coconut_audit_release(void)
 {
 	return init_utsname()->release;

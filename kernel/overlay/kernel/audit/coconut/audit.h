@@ -51,6 +51,7 @@ void coconut_audit_wake_space(void);
 void coconut_audit_wake_sealer(void);
 bool coconut_audit_may_sleep(void);
 u64 coconut_audit_now_ns(void);
+u64 coconut_audit_mono_ns(void);
 const char *coconut_audit_release(void);
 
 #endif /* _KERNEL_AUDIT_COCONUT_AUDIT_H */

@@ -68,6 +68,8 @@ pub const STAGE_SLOTS: usize = 1024;
 const CALLER_SLOTS: usize = STAGE_SLOTS - 1;
 /// A checkpoint at least every this many rows (`docs/formats/audit.md`, "Checkpoints").
 pub const CHECKPOINT_ROWS: u64 = 1024;
+/// And at least this often while rows arrive (`COCONUT_AUDIT_CHECKPOINT_SECS` in `audit.h`).
+pub const CHECKPOINT_SECS: u64 = 10;
 /// The longest `/agent/audit/checkpoint` text: the note body, a blank line, the signature line
 /// (`— ` (4 bytes), the 49-byte key name, a space, 92 base64 digits, `\n`).
 pub const SIGNED_NOTE_MAX: usize = NOTE_MAX + 1 + 4 + 49 + 1 + 92 + 1;
@@ -89,6 +91,8 @@ extern "C" {
     fn coconut_audit_may_sleep() -> bool;
     /// CLOCK_REALTIME in nanoseconds.
     fn coconut_audit_now_ns() -> u64;
+    /// CLOCK_MONOTONIC in nanoseconds.
+    fn coconut_audit_mono_ns() -> u64;
     /// The running kernel's release string (`uname -r`): `init_utsname()->release`, a
     /// NUL-terminated `char[65]`.
     fn coconut_audit_release() -> *const c_char;
@@ -203,6 +207,8 @@ struct Sealed {
     last: Option<(Checkpoint, [u8; 64])>,
     /// Checkpoint rows sealed this boot.
     checkpoints: u64,
+    /// CLOCK_MONOTONIC when the last checkpoint was sealed (the 10-second rule).
+    last_checkpoint_ns: u64,
 }
 
 /// The checkpoint key of this boot, derived from the seed (which is not kept).
@@ -237,6 +243,7 @@ static SEALED: Guarded<Sealed> = Guarded(UnsafeCell::new(Sealed {
     key: None,
     last: None,
     checkpoints: 0,
+    last_checkpoint_ns: 0,
 }));
 
 /// Runs `f` on the staging ring under its lock.
@@ -652,6 +659,8 @@ fn seal_checkpoint(ticket: u64, time_ns: u64) -> bool {
         s.sealed_tickets = ticket.saturating_add(1);
         s.last = Some((cp, sig));
         s.checkpoints = s.checkpoints.saturating_add(1);
+        // SAFETY: a plain clock read.
+        s.last_checkpoint_ns = unsafe { coconut_audit_mono_ns() };
         true
     })
 }
@@ -672,7 +681,14 @@ fn sign_note(cp: &Checkpoint, secret: &[u8; 32]) -> [u8; 64] {
 #[no_mangle]
 pub extern "C" fn coconut_audit_seal_pending(tick: bool) -> c_long {
     let mut sealed: c_long = 0;
-    maybe_mark(tick);
+    // The sealer's timeout only expires when it was idle that long: under a steady trickle of
+    // rows it never does, so the 10 seconds are also measured from the last checkpoint.
+    // SAFETY: a plain clock read.
+    let now = unsafe { coconut_audit_mono_ns() };
+    let overdue = with_sealed(|s| {
+        now.saturating_sub(s.last_checkpoint_ns) >= CHECKPOINT_SECS.saturating_mul(1_000_000_000)
+    });
+    maybe_mark(tick || overdue);
     while with_sealed(arena_room) {
         let Some(p) = with_stage(|s| {
             if s.queued == 0 {
