@@ -54,7 +54,13 @@ pub struct Input<'a> {
     pub reader: Box<dyn BufRead + 'a>,
     /// (boot, seq) its first line must have: a shard's name says it.
     pub expect_first: Option<(u64, u64)>,
+    /// The kernel's own `chain.log` ([`KERNEL_CHAIN_LOG`]): it holds the newest rows of the
+    /// boot (8192), so it may start at any row, and nobody can delete its first line.
+    pub kernel_window: bool,
 }
+
+/// Where agentfs serves the running kernel's chain.
+pub const KERNEL_CHAIN_LOG: &str = "/agent/audit/chain.log";
 
 impl<'a> Input<'a> {
     /// Opens a file; a name ending in `.zst` is read through a streaming zstd decoder.
@@ -69,10 +75,13 @@ impl<'a> Input<'a> {
         } else {
             Box::new(BufReader::with_capacity(64 * 1024, file))
         };
+        let kernel_window =
+            std::fs::canonicalize(path).is_ok_and(|p| p == Path::new(KERNEL_CHAIN_LOG));
         Ok(Input {
             name,
             reader,
             expect_first: None,
+            kernel_window,
         })
     }
 
@@ -89,6 +98,7 @@ impl<'a> Input<'a> {
             name: name.to_owned(),
             reader: Box::new(bytes),
             expect_first: None,
+            kernel_window: false,
         }
     }
 }
@@ -265,6 +275,9 @@ pub struct Intact {
     pub head_checked: bool,
     /// Whether every checkpoint had to carry a pinned key.
     pub key_pinned: bool,
+    /// (boot, seq) where the kernel's `chain.log` started when that was not a boot row: the
+    /// older rows left the kernel's arena (they are in the persisted history).
+    pub window_start: Option<(u64, u64)>,
 }
 
 /// What an intact result without a head could not show (printed on stderr).
@@ -314,6 +327,13 @@ impl Intact {
     /// could not be recomputed, keys that differ between boots.
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if let Some((boot, seq)) = self.window_start {
+            out.push(format!(
+                "note: {KERNEL_CHAIN_LOG} starts at boot {boot}, seq {seq}: the kernel keeps the \
+                 newest 8192 rows; the older ones are in the persisted history \
+                 (/var/log/coconut/audit)"
+            ));
+        }
         for b in &self.boots {
             if let Some(u) = b.unauthenticated() {
                 let why = match b.last_checkpoint {
@@ -601,6 +621,7 @@ where
     let mut buf = Vec::with_capacity(LINE_LIMIT);
     let mut last_name = String::from("(no input)");
     let mut last_lines = 0u64;
+    let mut window_start = None;
     for input in inputs {
         let mut input = input?;
         let mut line_no = 0u64;
@@ -642,7 +663,10 @@ where
             }
             let starts = matches!(row.header.kind, AuditKind::Boot | AuditKind::Rotate);
             if verifier.rows() == 0 && !starts {
-                return Err(bad(at, Reason::BadStart));
+                if !input.kernel_window {
+                    return Err(bad(at, Reason::BadStart));
+                }
+                window_start = Some((line.boot, line.seq));
             }
             verifier
                 .push(row.as_row_ref())
@@ -713,6 +737,7 @@ where
         head: summary.head,
         head_checked: head.is_some(),
         key_pinned: opts.key.is_some(),
+        window_start,
     })
 }
 

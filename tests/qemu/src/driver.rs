@@ -148,6 +148,10 @@ pub fn boot(vm: &Vm, log: &Path, stop: &str, timeout: Duration) -> Result<Boot> 
     run_until(vm.command(false)?, log, stop, timeout)
 }
 
+/// The console line of a guest kernel panic: a boot that prints it will not go on (a kernel
+/// without `panic=` hangs), so [`run_until`] and [`converse`] stop waiting at once.
+pub const KERNEL_PANIC: &str = "Kernel panic - not syncing";
+
 /// Runs a headless QEMU command line (its serial console on stdout, stdin null) as [`boot`]
 /// does: until a console line contains `stop`, QEMU exits, or `timeout` passes. For boots that
 /// [`Vm`] does not describe (an ISO on a CD drive, a disk image, UEFI firmware).
@@ -192,9 +196,13 @@ pub fn run_until(mut cmd: Command, log: &Path, stop: &str, timeout: Duration) ->
             Ok(line) => {
                 writeln!(file, "{line}")?;
                 let stop_here = line.contains(stop);
+                let panicked = line.contains(KERNEL_PANIC);
                 lines.push(line);
                 if stop_here {
                     finished = true;
+                    break;
+                }
+                if panicked {
                     break;
                 }
             }
@@ -325,6 +333,14 @@ pub fn converse(
             let (done, rest) = partial.split_at(nl + 1);
             lines.extend(done.lines().map(|l| l.trim_end_matches('\r').to_string()));
             partial = rest.to_string();
+        }
+        if lines
+            .iter()
+            .rev()
+            .take(64)
+            .any(|l| l.contains(KERNEL_PANIC))
+        {
+            break;
         }
     }
     let _ = child.kill();

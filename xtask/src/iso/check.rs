@@ -146,8 +146,9 @@ fn install_unattended(iso: &Iso, inputs: &super::Inputs, disk: &Path) -> Result<
 }
 
 /// The installed disk alone, by SeaBIOS: GRUB from the disk, coconutd ready, root logs in on
-/// the serial console with the installed password, and `coconut tree /agent` shows the boot
-/// agent (coconutd, a:00000) and the hostname is the installed one.
+/// the serial console with the installed password, `coconut tree /agent` shows the boot
+/// agent (coconutd, a:00000), the hostname is the installed one, and `coconut audit verify`
+/// finds the persisted history of this first boot intact with at least one signed checkpoint.
 fn installed_login(disk: &Path) -> Result<String> {
     let mut cmd = machine();
     cmd.arg("-drive")
@@ -161,7 +162,7 @@ fn installed_login(disk: &Path) -> Result<String> {
         ex("Password: ", &format!("{PASSWORD}\n")),
         ex(
             "# ",
-            "hostname; coconut tree /agent | cat; echo TREE-$((40+2))\n",
+            "hostname; coconut tree /agent | cat; coconut audit verify; echo VERIFY-$?; echo TREE-$((40+2))\n",
         ),
     ];
     let log = log_dir().join("installed-bios.log");
@@ -191,9 +192,10 @@ fn installed_login(disk: &Path) -> Result<String> {
         .iter()
         .find(|l| l.starts_with("a:00000 coconutd"))
         .cloned();
+    let verified = audit_verified(&boot, &log)?;
     match boot_agent {
         Some(l) => Ok(format!(
-            "logged in, `{}`, {:.0}s",
+            "logged in, `{}`, {verified}, {:.0}s",
             l.trim(),
             boot.elapsed.as_secs_f64()
         )),
@@ -285,6 +287,158 @@ fn installed_uefi(disk: &Path) -> Result<String> {
     ))
 }
 
+/// What `coconut audit verify; echo VERIFY-$?` printed in `boot`: its `intact:` and
+/// `checkpoints:` lines, or the error naming what it said instead.
+fn audit_verified(boot: &driver::Boot, log: &Path) -> Result<String> {
+    // The last line that starts with `prefix` (after the prompt's terminal escapes): the
+    // echoed command line holds `VERIFY-$?` too.
+    let line = |prefix: &str| {
+        boot.lines.iter().rev().find_map(|l| {
+            let at = l.find(prefix)?;
+            let before = &l[..at];
+            (before.is_empty() || before.ends_with('l') || before.trim().is_empty())
+                .then(|| l[at..].trim().to_string())
+        })
+    };
+    let (Some(status), Some(intact), Some(checkpoints)) =
+        (line("VERIFY-"), line("intact: "), line("checkpoints: "))
+    else {
+        bail!(
+            "`coconut audit verify` did not say intact; console log {}:\n{}",
+            log.display(),
+            driver::tail(&boot.lines, 20)
+        );
+    };
+    if status != "VERIFY-0" || checkpoints.starts_with("checkpoints: none") {
+        bail!(
+            "`coconut audit verify`: {status}, `{checkpoints}`; console log {}:\n{}",
+            log.display(),
+            driver::tail(&boot.lines, 20)
+        );
+    }
+    let rows = intact.split(" (").next().unwrap_or(&intact).to_string();
+    let signed = checkpoints
+        .split(" (")
+        .next()
+        .unwrap_or(&checkpoints)
+        .to_string();
+    Ok(format!("audit {rows}, {signed}"))
+}
+
+/// Power loss under load, then the next boot: the installed system (its second boot) runs a
+/// loop of audited calls (each `coconut caps grant` to a missing agent seals a row), prints
+/// the kernel's audit counters, and QEMU is killed with the loop still running. The boot after
+/// it verifies the whole history on the disk: every boot intact and linked to the one before,
+/// and no row the persister had acknowledged before the kill is missing.
+fn power_loss_keeps_acknowledged_rows(disk: &Path) -> Result<String> {
+    let ex = |expect: &str, send: &str| driver::Exchange {
+        expect: expect.into(),
+        send: send.into(),
+    };
+    let login = [
+        ex("installed login: ", "root\n"),
+        ex("Password: ", &format!("{PASSWORD}\n")),
+    ];
+    let mut cmd = machine();
+    cmd.arg("-drive")
+        .arg(format!("file={},if=virtio,format=raw", disk.display()));
+    let mut script = login.to_vec();
+    script.push(ex(
+        "# ",
+        "(while :; do coconut caps grant a:99999 fs.read:/x >/dev/null 2>&1; done) & sleep 20; \
+         grep -E '^(boot|sealed|unpersisted)=' /agent/audit/stats | tr '\\n' ' '; echo; echo LOAD-$((40+2))\n",
+    ));
+    let log = log_dir().join("power-loss.log");
+    let loaded = driver::converse(cmd, &log, &script, "LOAD-42", Duration::from_secs(400))?;
+    if !loaded.finished {
+        return Err(unfinished(
+            "the loaded boot never printed its counters",
+            &loaded,
+            &log,
+        ));
+    }
+    // `boot=1 sealed=N unpersisted=M`: rows below N - M were durable before the kill.
+    let counters = loaded
+        .lines
+        .iter()
+        .find(|l| l.contains("sealed=") && l.contains("unpersisted="))
+        .cloned()
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no audit counters before the kill; console log {}",
+                log.display()
+            )
+        })?;
+    let field = |name: &str| -> Option<u64> {
+        counters
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(name))
+            .and_then(|v| v.parse().ok())
+    };
+    let (Some(boot_n), Some(sealed), Some(unpersisted)) =
+        (field("boot="), field("sealed="), field("unpersisted="))
+    else {
+        bail!(
+            "unreadable audit counters `{counters}`; console log {}",
+            log.display()
+        );
+    };
+    let durable = sealed.saturating_sub(unpersisted);
+    let mut cmd = machine();
+    cmd.arg("-drive")
+        .arg(format!("file={},if=virtio,format=raw", disk.display()));
+    let mut script = login.to_vec();
+    script.push(ex(
+        "# ",
+        "coconut audit verify --json | head -c 4000; echo; echo VERIFY-$?; coconut audit verify; echo END-$((40+2))\n",
+    ));
+    let log2 = log_dir().join("after-power-loss.log");
+    let after = driver::converse(cmd, &log2, &script, "END-42", Duration::from_secs(400))?;
+    if !after.finished {
+        return Err(unfinished(
+            "the boot after the power loss did not verify",
+            &after,
+            &log2,
+        ));
+    }
+    let json = after
+        .lines
+        .iter()
+        .filter(|l| l.contains("\"status\":"))
+        .find_map(|l| l.find('{').map(|at| l[at..].trim().to_string()))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "`coconut audit verify --json` printed no object; console log {}:\n{}",
+                log2.display(),
+                driver::tail(&after.lines, 20)
+            )
+        })?;
+    let v: serde_json::Value = serde_json::from_str(&json)
+        .with_context(|| format!("`coconut audit verify --json` printed `{json}`"))?;
+    if v["status"] != "intact" {
+        bail!("after the power loss the history is not intact: {json}");
+    }
+    let boots = v["boots"].as_array().cloned().unwrap_or_default();
+    let lost = boots
+        .iter()
+        .find(|b| b["boot"].as_u64() == Some(boot_n))
+        .ok_or_else(|| anyhow::anyhow!("the history has no boot {boot_n}: {json}"))?;
+    let last = lost["last_seq"].as_u64().unwrap_or(0);
+    if last.saturating_add(1) < durable {
+        bail!(
+            "boot {boot_n} had {durable} rows acknowledged before the kill, the disk holds rows up to seq {last}: {json}"
+        );
+    }
+    if !boots.iter().any(|b| b["boot"].as_u64() == Some(boot_n + 1)) {
+        bail!("the boot after the power loss is not in the history: {json}");
+    }
+    Ok(format!(
+        "boot {boot_n}: {durable} rows acknowledged before the kill, {} on disk; {} boots intact and linked",
+        last + 1,
+        boots.len()
+    ))
+}
+
 /// The error of a boot that never printed what it was waited for: how long it ran and the
 /// console log's tail.
 fn unfinished(what: &str, boot: &driver::Boot, log: &Path) -> anyhow::Error {
@@ -363,6 +517,10 @@ pub fn run(iso: &Iso, inputs: &super::Inputs, scope: Scope) -> Result<()> {
             report(
                 "installed_disk_boots_by_uefi_to_coconutd_ready",
                 installed_uefi(&disk),
+            );
+            report(
+                "audit_history_survives_power_loss_under_load",
+                power_loss_keeps_acknowledged_rows(&disk),
             );
         }
     }
