@@ -35,6 +35,8 @@ pub enum Need {
     Initramfs,
     /// Booting QEMU.
     Qemu,
+    /// The workspace's host tests (`cargo test --workspace`).
+    HostTests,
     /// Building the ISO (`cargo xtask iso`) and booting it (`--image` tests).
     Image,
 }
@@ -170,6 +172,11 @@ const PACKAGES: &[Package] = &[
         needs: &[Need::Qemu, Need::Image],
     },
     Package {
+        name: "swtpm",
+        why: "a software TPM 2.0: coconutd's TPM tests and the image tier's TPM-sealed audit seed",
+        needs: &[Need::HostTests, Need::Image],
+    },
+    Package {
         name: "mkosi",
         why: "builds the profiles' Debian root trees (mkosi 14)",
         needs: &[Need::Image],
@@ -242,7 +249,13 @@ pub struct KernelToolchain {
 /// `cargo xtask setup`.
 pub fn run(args: &Args) -> Result<()> {
     ensure(
-        &[Need::Kernel, Need::Initramfs, Need::Qemu, Need::Image],
+        &[
+            Need::Kernel,
+            Need::Initramfs,
+            Need::Qemu,
+            Need::HostTests,
+            Need::Image,
+        ],
         !args.check,
     )?;
     eprintln!("host set-up complete");

@@ -66,10 +66,10 @@ pub fn run(args: &Args) -> Result<()> {
         _ => 11,
     };
     let mut p = Pipeline::new("test", stages);
-    let needs: &[Need] = if args.host_only {
-        &[Need::Kernel]
-    } else {
-        &[Need::Kernel, Need::Initramfs, Need::Qemu]
+    let needs: &[Need] = match (args.host_only, args.vm_only) {
+        (true, _) => &[Need::Kernel, Need::HostTests],
+        (_, true) => &[Need::Kernel, Need::Initramfs, Need::Qemu],
+        _ => &[Need::Kernel, Need::Initramfs, Need::Qemu, Need::HostTests],
     };
     // The host tier reads the kernel tarball (the forbidden-helper list), so tools come first.
     p.stage("host tools", || setup::ensure(needs, true))?;

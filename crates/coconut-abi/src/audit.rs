@@ -87,11 +87,14 @@ pub enum AuditKind {
     /// A signed checkpoint: the Merkle root over the boot's rows so far and the chain head
     /// (`docs/formats/audit.md`, "Checkpoints"); sealed by the kernel only.
     Checkpoint = 14,
+    /// Failed calls counted instead of sealed one row each: the flood control's row
+    /// (`docs/formats/audit.md`, "Flood control"); sealed by the kernel only.
+    Suppressed = 15,
 }
 
 impl AuditKind {
     /// Every kind, in id order.
-    pub const ALL: [AuditKind; 14] = [
+    pub const ALL: [AuditKind; 15] = [
         AuditKind::Boot,
         AuditKind::Link,
         AuditKind::Spawn,
@@ -106,9 +109,10 @@ impl AuditKind {
         AuditKind::Exit,
         AuditKind::Rotate,
         AuditKind::Checkpoint,
+        AuditKind::Suppressed,
     ];
     /// The last kind.
-    pub const LAST: AuditKind = AuditKind::Checkpoint;
+    pub const LAST: AuditKind = AuditKind::Suppressed;
 
     /// The kind with this id.
     pub const fn from_u32(id: u32) -> Option<AuditKind> {
@@ -127,6 +131,7 @@ impl AuditKind {
             12 => AuditKind::Exit,
             13 => AuditKind::Rotate,
             14 => AuditKind::Checkpoint,
+            15 => AuditKind::Suppressed,
             _ => return None,
         })
     }
@@ -148,6 +153,7 @@ impl AuditKind {
             AuditKind::Exit => "exit",
             AuditKind::Rotate => "rotate",
             AuditKind::Checkpoint => "checkpoint",
+            AuditKind::Suppressed => "suppressed",
         }
     }
 

@@ -45,6 +45,7 @@ mod checkpoint;
 mod detail;
 mod error;
 mod event;
+mod flood;
 mod hex;
 mod json;
 mod merkle;
@@ -60,6 +61,10 @@ pub use self::checkpoint::{
 pub use self::detail::{DetailBuf, PrevBoot, LINK_DETAIL_MAX};
 pub use self::error::AuditError;
 pub use self::event::{check_detail, Event, EVENT_MAX};
+pub use self::flood::{
+    call_name, Charge, FloodTable, Suppressed, FLOOD_BURST, FLOOD_REFILL_PER_SEC, FLOOD_SLOTS,
+    FLOOD_WINDOW_NS,
+};
 pub use self::json::{render_json_line, JSON_LINE_MAX};
 pub use self::merkle::{
     consistency_proof, consistency_proof_from, empty_root, inclusion_proof, inclusion_proof_from,

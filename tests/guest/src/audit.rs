@@ -1,7 +1,7 @@
 //! The audit chain in the kernel (`kernel/audit/coconut`): agentfs's `audit/` files, the start
 //! of the chain by `/agent/audit/link`, every audited call sealed in order with correct hashes,
-//! appends from every CPU and a flood losing nothing, `agent_audit_query`'s filters, limits and
-//! permissions, and the persister's acknowledgements.
+//! appends from every CPU and a flood losing nothing, flood control of malformed calls,
+//! `agent_audit_query`'s filters, limits and permissions, and the persister's acknowledgements.
 //!
 //! These run first: `audit::link_starts_the_chain` starts the chain the later tests (and the
 //! syscall tests after them) append to; [`final_tests`] run last.
@@ -41,6 +41,10 @@ pub fn tests() -> Vec<Test> {
         Test::new("audit::unprivileged_callers_see_nothing", unprivileged),
         Test::new("audit::appends_from_every_cpu_lose_nothing", every_cpu),
         Test::new("audit::a_flood_loses_nothing", flood),
+        Test::new(
+            "audit::malformed_calls_beyond_the_burst_are_counted_in_suppressed_rows",
+            malformed_rate_limited,
+        ),
     ]
 }
 
@@ -100,13 +104,18 @@ fn stat(map: &Stats, key: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("stats has no `{key}`"))
 }
 
-/// Waits until the sealer has sealed everything appended (`queued=0`, `reserved=0`), for at
-/// most 60 s (TCG is slow); returns the stats then.
+/// Waits until the sealer has sealed everything appended (`queued=0`, `reserved=0`) and flood
+/// control has no counted calls waiting for their `suppressed` row (`suppressing=0`, about a
+/// second after the last one), for at most 60 s (TCG is slow); returns the stats then.
 fn settle() -> Result<Stats, String> {
     let start = Instant::now();
     loop {
         let s = stats()?;
-        if stat(&s, "queued")? == 0 && stat(&s, "reserved")? == 0 && stat(&s, "sealing")? == 0 {
+        if stat(&s, "queued")? == 0
+            && stat(&s, "reserved")? == 0
+            && stat(&s, "sealing")? == 0
+            && stat(&s, "suppressing")? == 0
+        {
             return Ok(s);
         }
         if start.elapsed() > Duration::from_secs(60) {
@@ -182,12 +191,28 @@ fn contiguous(rows: &[AuditRow]) -> Result<(), String> {
     Ok(())
 }
 
-/// One invalid `agent_spawn` (an empty manifest): `EINVAL`, and a `spawn` row with result
-/// -EINVAL.
+/// One invalid `agent_spawn` (an empty manifest): `EINVAL` from coconut-abi's pure checks, so
+/// a malformed call under flood control (a `spawn` row with result -EINVAL, or a count).
 fn bad_spawn() -> Result<(), String> {
     match sys::spawn(&[], &[], None, 0) {
         Err(Error::InvalidArgument { .. }) => Ok(()),
         other => Err(format!("spawn(empty): {other:?}")),
+    }
+}
+
+/// The agent no test spawns (far above any AID a test run reaches).
+const MISSING: u64 = 99_999;
+
+/// One refused `agent_cap_grant` (to an agent that does not exist): `ESRCH`, a decision of the
+/// kernel part, so always sealed in its own `cap_grant` row with result -ESRCH.
+fn refused_grant() -> Result<(), String> {
+    let aid = coconut_abi::Aid::new(MISSING).map_err(|e| format!("{e:?}"))?;
+    match sys::cap_grant(
+        aid,
+        &libcoconut::Capability::unscoped(coconut_abi::CapId::AgentSpawn),
+    ) {
+        Err(Error::NoSuchAgent { .. }) => Ok(()),
+        other => Err(format!("cap_grant(a:{MISSING}): {other:?}")),
     }
 }
 
@@ -277,7 +302,7 @@ fn calls_sealed_in_order() -> Result<(), String> {
     let from = stat(&before, "sealed")?;
     const N: u64 = 50;
     for _ in 0..N {
-        bad_spawn()?;
+        refused_grant()?;
     }
     // A presence check is not audited; an ABI version probe neither.
     let _ = sys::cap_present(
@@ -299,10 +324,11 @@ fn calls_sealed_in_order() -> Result<(), String> {
     }
     for (i, r) in rows.iter().enumerate() {
         let ok = r.header.seq == from + i as u64
-            && r.header.kind == AuditKind::Spawn
-            && r.header.result == -libc::EINVAL
+            && r.header.kind == AuditKind::CapGrant
+            && r.header.result == -libc::ESRCH
             && r.header.actor == 0
-            && r.detail.is_empty();
+            && r.header.subject == MISSING
+            && r.detail == "cap=agent.spawn";
         if !ok {
             return Err(format!("row {i}: {:?} `{}`", r.header, r.detail));
         }
@@ -408,10 +434,22 @@ fn query_filters() -> Result<(), String> {
     if seqs != [1, 2, 3] {
         return Err(format!("from 1 to 3 returned seqs {seqs:?}"));
     }
-    // SELF and SUBTREE of a:00000 see a:00000's rows (every row today).
-    for (what, aid, flags) in [
-        ("self", AID_SELF, 0),
-        ("subtree of a:00000", 0, AGENT_AUDIT_SUBTREE),
+    // SELF sees the rows about a:00000 (every row but those about agents that never existed,
+    // like the refused grants' a:99999); the SUBTREE of a:00000 is every row.
+    let all = sys::audit_query(
+        &AgentAuditFilter {
+            from_seq: 0,
+            to_seq: 2,
+            aid: AID_ANY,
+            ..Default::default()
+        },
+        4096,
+    )
+    .map_err(|e| format!("any: {e}"))?;
+    let about_a0 = all.iter().filter(|r| r.header.subject == 0).count();
+    for (what, aid, flags, want) in [
+        ("self", AID_SELF, 0, about_a0),
+        ("subtree of a:00000", 0, AGENT_AUDIT_SUBTREE, all.len()),
     ] {
         let rows = sys::audit_query(
             &AgentAuditFilter {
@@ -424,8 +462,8 @@ fn query_filters() -> Result<(), String> {
             4096,
         )
         .map_err(|e| format!("{what}: {e}"))?;
-        if rows.len() != 3 {
-            return Err(format!("{what}: {} rows of 0..=2, want 3", rows.len()));
+        if rows.len() != want {
+            return Err(format!("{what}: {} rows of 0..=2, want {want}", rows.len()));
         }
     }
     // An AID naming no agent: ESRCH.
@@ -522,15 +560,15 @@ fn unprivileged() -> Result<(), String> {
     }
 }
 
-/// `threads` threads make `each` bad spawns; every one is sealed, each thread's rows in its own
-/// order, the chain contiguous.
+/// `threads` threads make `each` refused grants; every one is sealed, each thread's rows in its
+/// own order, the chain contiguous.
 fn storm(threads: usize, each: u64) -> Result<(Stats, Stats), String> {
     let before = settle()?;
     let handles: Vec<_> = (0..threads)
         .map(|_| {
             std::thread::spawn(move || {
                 for _ in 0..each {
-                    bad_spawn()?;
+                    refused_grant()?;
                 }
                 Ok::<(), String>(())
             })
@@ -593,6 +631,67 @@ fn flood() -> Result<(), String> {
     Ok(())
 }
 
+/// Flood control (`docs/formats/audit.md`, "Flood control"): a burst of malformed calls is
+/// sealed one row each while a:00000's bucket has tokens (32, refilled at 8 a second), then
+/// counted; the counts reach `suppressed` rows (kind 15) within about a second, and every call
+/// is in a row of its own or in a count.
+fn malformed_rate_limited() -> Result<(), String> {
+    // Earlier tests' malformed calls may have emptied the bucket: 4 s fill it again.
+    std::thread::sleep(Duration::from_millis(4200));
+    let before = settle()?;
+    let from = stat(&before, "sealed")?;
+    const N: u64 = 1000;
+    let start = Instant::now();
+    for _ in 0..N {
+        bad_spawn()?;
+    }
+    let ms = start.elapsed().as_millis() as u64;
+    let after = settle()?;
+    let rows = query_all(range(from, stat(&after, "sealed")? - 1))?;
+    let own = rows
+        .iter()
+        .filter(|r| r.header.kind == AuditKind::Spawn && r.header.actor == 0)
+        .count() as u64;
+    let mut counted = 0u64;
+    let mut suppressed = 0u64;
+    for r in rows
+        .iter()
+        .filter(|r| r.header.kind == AuditKind::Suppressed)
+    {
+        let count = r
+            .detail
+            .strip_prefix("count=")
+            .and_then(|t| t.strip_suffix(" reason=rate_limit call=agent_spawn errno=22"))
+            .and_then(|n| n.parse::<u64>().ok())
+            .filter(|_| r.header.actor == 0 && r.header.subject == 0)
+            .filter(|_| r.header.result == -libc::EINVAL)
+            .ok_or_else(|| format!("a suppressed row: {:?} `{}`", r.header, r.detail))?;
+        counted += count;
+        suppressed += 1;
+    }
+    if own + counted != N {
+        return Err(format!(
+            "{N} malformed calls: {own} rows of their own + {counted} counted in {suppressed} \
+             suppressed rows"
+        ));
+    }
+    // The burst, plus what the bucket regained while the loop ran.
+    let most = 32 + (8 * ms).div_ceil(1000) + 1;
+    if !(32..=most).contains(&own) || suppressed == 0 {
+        return Err(format!(
+            "{own} calls sealed individually in {ms} ms (want 32..={most}), \
+             {suppressed} suppressed rows"
+        ));
+    }
+    for (key, want) in [("suppressed", counted), ("suppressed_rows", suppressed)] {
+        let grew = stat(&after, key)? - stat(&before, key)?;
+        if grew != want {
+            return Err(format!("stats {key} grew by {grew}, want {want}"));
+        }
+    }
+    Ok(())
+}
+
 fn persisted() -> Result<(), String> {
     let s = settle()?;
     let next = stat(&s, "sealed")?;
@@ -629,7 +728,7 @@ fn held_until_persisted() -> Result<(), String> {
         .map(|_| {
             std::thread::spawn(move || {
                 for _ in 0..each {
-                    bad_spawn()?;
+                    refused_grant()?;
                 }
                 Ok::<(), String>(())
             })
@@ -923,7 +1022,7 @@ fn checkpoints() -> Result<(), String> {
     ack()?;
     let before = stat(&settle()?, "checkpoints")?;
     for _ in 0..1100 {
-        bad_spawn()?;
+        refused_grant()?;
     }
     ack()?;
     let s = settle()?;

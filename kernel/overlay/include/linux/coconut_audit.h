@@ -33,6 +33,13 @@ int coconut_audit_commit(u32 kind, u64 actor, u64 subject, int result, const u8 
 /* commit, also giving the event's commit ticket (its place in the total order). */
 int coconut_audit_commit_ticket(u32 kind, u64 actor, u64 subject, int result, const u8 *detail,
 				size_t detail_len, u64 *ticket);
+/*
+ * commit for the row of a malformed call (nothing authorised or refused), under flood control:
+ * 0 a row was queued, 1 the call was counted into the actor's next `suppressed` row (the
+ * reservation is given back), else as commit.
+ */
+int coconut_audit_commit_limited(u32 kind, u64 actor, u64 subject, int result, const u8 *detail,
+				 size_t detail_len);
 /* Whether ticket's event is sealed; its sequence number in *seq if so. Any context. */
 bool coconut_audit_ticket_seq(u64 ticket, u64 *seq);
 /* Waits (killable: -EINTR) until ticket's event is sealed; its sequence number in *seq. */

@@ -147,6 +147,14 @@ use calls::{Fail, SpawnInfo};
 use tree::Caller;
 
 extern "C" {
+    fn coconut_audit_commit_limited(
+        kind: u32,
+        actor: u64,
+        subject: u64,
+        result: c_int,
+        detail: *const u8,
+        detail_len: usize,
+    ) -> c_int;
     fn coconut_audit_commit_ticket(
         kind: u32,
         actor: u64,
@@ -224,11 +232,7 @@ impl Slots {
             return None;
         }
         self.held = self.held.saturating_sub(1);
-        let result = if ret < 0 {
-            c_int::try_from(ret).unwrap_or(-(bindings::EINVAL as c_int))
-        } else {
-            0
-        };
+        let result = row_result(ret);
         let mut ticket = 0u64;
         // SAFETY: a slot was held (now consumed); `detail` is valid for the call; `ticket` is
         // a writable u64 on this stack.
@@ -249,6 +253,49 @@ impl Slots {
         }
         Some(ticket)
     }
+
+    /// [`Slots::seal`] for the row of a malformed call (it failed a `pure` or `copy` row of its
+    /// Errors table: nothing was authorised or refused), under flood control: beyond the
+    /// caller's burst the call is counted into a `suppressed` row instead
+    /// (`docs/formats/audit.md`, "Flood control"). The slot is used up either way.
+    pub(crate) fn seal_malformed(
+        &mut self,
+        actor: u64,
+        kind: AuditKind,
+        subject: u64,
+        ret: c_long,
+        detail: &str,
+    ) {
+        if self.held == 0 {
+            pr_err!("audit: no slot held for a row of kind {}\n", kind as u32);
+            return;
+        }
+        self.held = self.held.saturating_sub(1);
+        // SAFETY: a slot was held (now consumed); `detail` is valid for the call.
+        let err = unsafe {
+            coconut_audit_commit_limited(
+                kind as u32,
+                actor,
+                subject,
+                row_result(ret),
+                detail.as_ptr(),
+                detail.len(),
+            )
+        };
+        if err < 0 {
+            pr_err!("audit commit refused ({}): kind {}\n", err, kind as u32);
+        }
+    }
+}
+
+/// A call's return value as its row's `result`: a negative one is the `-errno`, anything else
+/// is recorded as 0.
+fn row_result(ret: c_long) -> c_int {
+    if ret < 0 {
+        c_int::try_from(ret).unwrap_or(-(bindings::EINVAL as c_int))
+    } else {
+        0
+    }
 }
 
 impl Drop for Slots {
@@ -260,18 +307,6 @@ impl Drop for Slots {
     }
 }
 
-/// Runs a call under one slot and seals its row (actor and subject: the caller's agent):
-/// `-EINTR` if no slot could be reserved.
-fn audited(kind: AuditKind, detail: &str, call: impl FnOnce() -> c_long) -> c_long {
-    let me = caller();
-    let mut slots = match Slots::take(1) {
-        Ok(s) => s,
-        Err(e) => return e,
-    };
-    let ret = call();
-    slots.seal(me.aid, kind, me.aid, ret, detail);
-    ret
-}
 
 extern "C" {
     fn coconut_agent_copy_struct(
@@ -414,6 +449,7 @@ pub extern "C" fn coconut_agent_spawn(uargs: c_ulong, size: usize) -> c_long {
     let checked = validate_spawn(uargs == 0, size, || {
         copy_struct::<AgentSpawnArgs>(uargs, size)
     });
+    let malformed = checked.is_err();
     let result = match checked {
         Err(e) => Err(Fail::from(e)),
         Ok(args) => calls::spawn(&me, &args, &mut slots, &mut info),
@@ -426,7 +462,11 @@ pub extern "C" fn coconut_agent_spawn(uargs: c_ulong, size: usize) -> c_long {
     if slots.held == 2 {
         let mut d = DetailBuf::new();
         info.detail(&mut d);
-        slots.seal(me.aid, AuditKind::Spawn, info.subject, ret, d.as_str());
+        if malformed {
+            slots.seal_malformed(me.aid, AuditKind::Spawn, info.subject, ret, d.as_str());
+        } else {
+            slots.seal(me.aid, AuditKind::Spawn, info.subject, ret, d.as_str());
+        }
     }
     ret
 }
@@ -487,6 +527,7 @@ pub extern "C" fn coconut_agent_quota(
     });
     let mut d = DetailBuf::new();
     let mut subject = me.aid;
+    let malformed = checked.is_err();
     let ret = match checked {
         Err(e) => neg(e),
         Ok((req, copied)) => {
@@ -505,7 +546,9 @@ pub extern "C" fn coconut_agent_quota(
             }
         }
     };
-    if audited {
+    if audited && malformed {
+        slots.seal_malformed(me.aid, AuditKind::Quota, subject, ret, d.as_str());
+    } else if audited {
         slots.seal(me.aid, AuditKind::Quota, subject, ret, d.as_str());
     }
     ret
@@ -540,7 +583,10 @@ fn cap_call(
     };
     let mut d = DetailBuf::new();
     let mut subject = me.aid;
+    // Whether the checks passed and the call reached a decision (else it was malformed).
+    let mut decided = false;
     let ret = cap_call_checks(call, aid, cap, uscope, scope_len, flags, |req, scope| {
+        decided = true;
         subject = calls::resolve(&me, req.target);
         if call == CapCall::Grant {
             calls::grant(&me, req, scope, &mut slots, &mut d)
@@ -553,7 +599,11 @@ fn cap_call(
             let _ = write!(d, "cap={}", id.name());
         }
     }
-    slots.seal(me.aid, kind, subject, ret, d.as_str());
+    if decided {
+        slots.seal(me.aid, kind, subject, ret, d.as_str());
+    } else {
+        slots.seal_malformed(me.aid, kind, subject, ret, d.as_str());
+    }
     ret
 }
 
@@ -653,6 +703,7 @@ pub extern "C" fn coconut_agent_audit_query(
     let checked = validate_audit_query(ufilter == 0, fsize, ubuf == 0, bufsize, || {
         copy_struct::<AgentAuditFilter>(ufilter, fsize)
     });
+    let malformed = checked.is_err();
     let mut detail = DetailBuf::new();
     let result = ret(checked, |f| {
         let mut rows = 0u64;
@@ -680,7 +731,11 @@ pub extern "C" fn coconut_agent_audit_query(
         bytes
     });
     // Sealed after the answer, so a query never returns its own row.
-    slots.seal(me.aid, AuditKind::AuditQuery, me.aid, result, detail.as_str());
+    if malformed {
+        slots.seal_malformed(me.aid, AuditKind::AuditQuery, me.aid, result, detail.as_str());
+    } else {
+        slots.seal(me.aid, AuditKind::AuditQuery, me.aid, result, detail.as_str());
+    }
     result
 }
 
@@ -692,12 +747,22 @@ pub extern "C" fn coconut_agent_memory_tier(
     ureq: c_ulong,
     size: usize,
 ) -> c_long {
-    audited(AuditKind::MemoryTier, "", || {
-        let checked = validate_memory_tier(aid, tier, ureq == 0, size, || {
-            copy_struct::<AgentMemRequest>(ureq, size)
-        });
-        ret(checked, |_| neg(Errno::EOPNOTSUPP))
-    })
+    let me = caller();
+    let mut slots = match Slots::take(1) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    let checked = validate_memory_tier(aid, tier, ureq == 0, size, || {
+        copy_struct::<AgentMemRequest>(ureq, size)
+    });
+    let malformed = checked.is_err();
+    let r = ret(checked, |_| neg(Errno::EOPNOTSUPP));
+    if malformed {
+        slots.seal_malformed(me.aid, AuditKind::MemoryTier, me.aid, r, "");
+    } else {
+        slots.seal(me.aid, AuditKind::MemoryTier, me.aid, r, "");
+    }
+    r
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -152,7 +152,8 @@
 #define AGENT_AUDIT_KIND_EXIT        12	/* exit */
 #define AGENT_AUDIT_KIND_ROTATE      13	/* rotate */
 #define AGENT_AUDIT_KIND_CHECKPOINT  14	/* checkpoint */
-#define AGENT_AUDIT_KIND_LAST        14
+#define AGENT_AUDIT_KIND_SUPPRESSED  15	/* suppressed */
+#define AGENT_AUDIT_KIND_LAST        15
 
 /* Audit event layout (little-endian; detail follows the 56-byte header). */
 #define AGENT_AUDIT_MAGIC           "CCA1"	/* first 4 bytes of every event */

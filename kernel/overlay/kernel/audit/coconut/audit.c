@@ -26,6 +26,7 @@
 #include <linux/uaccess.h>
 #include <linux/utsname.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 
 #include "audit.h"
 
@@ -67,6 +68,27 @@ int coconut_audit_wait_space(void)
 void coconut_audit_wake_space(void)
 {
 	wake_up_all(&space_wq);
+}
+
+/*
+ * Flood control's flush (docs/formats/audit.md, "Flood control"): counted malformed calls reach
+ * their `suppressed` row from this work item about a second after the window opened, if no
+ * later call of the same agent carried it. A kworker is process context, so the flush reserves
+ * slots like any appender.
+ */
+static void flush_suppressed(struct work_struct *work);
+static DECLARE_DELAYED_WORK(suppressed_work, flush_suppressed);
+
+static void flush_suppressed(struct work_struct *work)
+{
+	if (coconut_audit_flush_suppressed(false))
+		schedule_delayed_work(&suppressed_work, HZ / 4);
+}
+
+void coconut_audit_schedule_flush(void)
+{
+	/* Already queued: that run (or the ones it schedules) will see this window too. */
+	schedule_delayed_work(&suppressed_work, HZ + 1);
 }
 
 void coconut_audit_wake_sealer(void)

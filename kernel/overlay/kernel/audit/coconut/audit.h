@@ -40,6 +40,7 @@ void coconut_audit_head(u8 *out);
 ssize_t coconut_audit_stats(u8 *buf, size_t len);
 int coconut_audit_write_link(const u8 *buf, size_t len);
 int coconut_audit_write_persisted(const u8 *buf, size_t len);
+bool coconut_audit_flush_suppressed(bool all);
 
 /* The glue, called by Rust. */
 void coconut_audit_stage_lock(void);
@@ -53,5 +54,6 @@ bool coconut_audit_may_sleep(void);
 u64 coconut_audit_now_ns(void);
 u64 coconut_audit_mono_ns(void);
 const char *coconut_audit_release(void);
+void coconut_audit_schedule_flush(void);
 
 #endif /* _KERNEL_AUDIT_COCONUT_AUDIT_H */

@@ -54,8 +54,9 @@ use coconut_abi::{
 };
 use coconut_audit::{
     base64_encode, check_detail, checkpoint_key_seed, decode_row, leaf_hash, public_genesis,
-    render_json_line, Chain, Checkpoint, CheckpointRow, DetailBuf, Frontier, PrevBoot, Record,
-    BOOT_ID_LEN, CHECKPOINT_DETAIL_MAX, JSON_LINE_MAX, NOTE_MAX, NOTE_ORIGIN_PREFIX,
+    render_json_line, Chain, Charge, Checkpoint, CheckpointRow, DetailBuf, FloodTable, Frontier,
+    PrevBoot, Record, Suppressed, BOOT_ID_LEN, CHECKPOINT_DETAIL_MAX, JSON_LINE_MAX, NOTE_MAX,
+    NOTE_ORIGIN_PREFIX,
 };
 
 /// The prefix of this object's kernel log lines.
@@ -96,6 +97,9 @@ extern "C" {
     /// The running kernel's release string (`uname -r`): `init_utsname()->release`, a
     /// NUL-terminated `char[65]`.
     fn coconut_audit_release() -> *const c_char;
+    /// Runs the flush of counted calls ([`coconut_audit_flush_suppressed`]) in a kworker
+    /// about a second from now, unless it is queued already.
+    fn coconut_audit_schedule_flush();
 }
 
 /// A static guarded by one of the C spinlocks.
@@ -155,6 +159,10 @@ struct Stage {
     sealer_marker: bool,
     /// Whether the sealer has taken an event off the ring and not yet sealed it.
     sealing: bool,
+    /// Flood control of malformed calls (`docs/formats/audit.md`, "Flood control").
+    flood: FloodTable,
+    /// `suppressed` rows committed.
+    suppressed_rows: u64,
 }
 
 static STAGE: Guarded<Stage> = Guarded(UnsafeCell::new(Stage {
@@ -168,6 +176,8 @@ static STAGE: Guarded<Stage> = Guarded(UnsafeCell::new(Stage {
     markers: 0,
     sealer_marker: false,
     sealing: false,
+    flood: FloodTable::new(),
+    suppressed_rows: 0,
 }));
 
 /// The chain and the arena of sealed rows.
@@ -329,7 +339,10 @@ pub extern "C" fn coconut_audit_cancel() {
 /// `link`, which only the chain's start writes), AIDs in range, a valid detail.
 fn check_event(kind: u32, actor: u64, subject: u64, detail: &[u8]) -> Result<AuditKind, c_int> {
     let kind = AuditKind::from_u32(kind).ok_or(neg(bindings::EINVAL))?;
-    if matches!(kind, AuditKind::Boot | AuditKind::Link | AuditKind::Checkpoint) {
+    if matches!(
+        kind,
+        AuditKind::Boot | AuditKind::Link | AuditKind::Checkpoint | AuditKind::Suppressed
+    ) {
         return Err(neg(bindings::EINVAL));
     }
     Aid::new(actor).map_err(|_| neg(bindings::EINVAL))?;
@@ -416,6 +429,17 @@ pub unsafe extern "C" fn coconut_audit_commit_ticket(
     pending.subject = subject;
     // At most AGENT_AUDIT_DETAIL_MAX (256), checked by `check_detail`.
     pending.detail_len = bytes.len() as u16;
+    let given = queue_reserved(pending);
+    if !ticket.is_null() {
+        // SAFETY: the caller promises a writable `u64` when the pointer is not NULL.
+        unsafe { ticket.write(given) };
+    }
+    0
+}
+
+/// Queues `pending` (a checked event) in the slot its caller reserved, stamped with the time,
+/// and wakes the sealer: its commit ticket.
+fn queue_reserved(mut pending: Pending) -> u64 {
     // SAFETY: a plain clock read.
     pending.time_ns = unsafe { coconut_audit_now_ns() };
     let given = with_stage(|s| {
@@ -430,13 +454,114 @@ pub unsafe extern "C" fn coconut_audit_commit_ticket(
         s.committed = s.committed.saturating_add(1);
         pending.ticket
     });
-    if !ticket.is_null() {
-        // SAFETY: the caller promises a writable `u64` when the pointer is not NULL.
-        unsafe { ticket.write(given) };
-    }
     // SAFETY: wakes the sealer kthread; callable in any context.
     unsafe { coconut_audit_wake_sealer() };
-    0
+    given
+}
+
+/// Queues the `suppressed` row of `sup` in a slot the caller reserved.
+fn queue_suppressed(sup: &Suppressed) {
+    let detail = sup.detail();
+    let bytes = detail.as_str().as_bytes();
+    let mut pending = Pending::EMPTY;
+    if let Some(dst) = pending.detail.get_mut(..bytes.len()) {
+        dst.copy_from_slice(bytes);
+    }
+    pending.kind = AuditKind::Suppressed as u32;
+    pending.result = sup.first_result;
+    pending.actor = sup.aid;
+    pending.subject = sup.aid;
+    // A DetailBuf holds at most AGENT_AUDIT_DETAIL_MAX (256) bytes.
+    pending.detail_len = bytes.len() as u16;
+    queue_reserved(pending);
+    with_stage(|s| s.suppressed_rows = s.suppressed_rows.saturating_add(1));
+}
+
+/// [`coconut_audit_commit`] for the row of a malformed call (a `pure` or `copy` row of its
+/// Errors table in `docs/abi.md`: nothing was authorised or refused), under flood control: the
+/// row is sealed while `actor`'s bucket has tokens; beyond that the call is counted, its
+/// reservation given back, and a `suppressed` row carries the count about a second later
+/// (in the slot of the agent's next malformed call, or from the flush work). 0 when a row was
+/// queued (the call's or a `suppressed` one), 1 when the call was counted, else as
+/// [`coconut_audit_commit`].
+///
+/// # Safety
+///
+/// As [`coconut_audit_commit`].
+#[no_mangle]
+pub unsafe extern "C" fn coconut_audit_commit_limited(
+    kind: u32,
+    actor: u64,
+    subject: u64,
+    result: c_int,
+    detail: *const u8,
+    detail_len: usize,
+) -> c_int {
+    let charge = match (AuditKind::from_u32(kind), Aid::new(actor)) {
+        (Some(k), Ok(_)) => {
+            // SAFETY: a plain clock read.
+            let now = unsafe { coconut_audit_mono_ns() };
+            with_stage(|s| {
+                let c = s.flood.charge(actor, k, result, now);
+                if c == Charge::Counted {
+                    s.reserved = s.reserved.saturating_sub(1);
+                }
+                c
+            })
+        }
+        // Refused with the errno below.
+        _ => Charge::Seal,
+    };
+    match charge {
+        // SAFETY: the caller's promises are passed on.
+        Charge::Seal => unsafe {
+            coconut_audit_commit(kind, actor, subject, result, detail, detail_len)
+        },
+        Charge::Counted => {
+            // SAFETY: wake the reservation's waiters; queue the flush (callable anywhere).
+            unsafe {
+                coconut_audit_wake_space();
+                coconut_audit_schedule_flush();
+            }
+            1
+        }
+        Charge::SealSuppressed(sup) => {
+            queue_suppressed(&sup);
+            // SAFETY: queues the flush of the window this call opened.
+            unsafe { coconut_audit_schedule_flush() };
+            0
+        }
+    }
+}
+
+/// Seals the `suppressed` row of every counted window a second old (`all`: of every open
+/// window), reserving a slot for each like any appender. Called by the glue's flush work (a
+/// kworker: process context, no fatal signals) and before an orderly shutdown's checkpoint.
+/// Whether windows are still open (the glue runs the flush again later).
+#[no_mangle]
+pub extern "C" fn coconut_audit_flush_suppressed(all: bool) -> bool {
+    loop {
+        if coconut_audit_reserve() != 0 {
+            // Interrupted (a dying writer of /agent/audit/seal): the flush work retries.
+            return true;
+        }
+        // SAFETY: a plain clock read.
+        let now = unsafe { coconut_audit_mono_ns() };
+        let due = with_stage(|s| {
+            if all {
+                s.flood.take_any()
+            } else {
+                s.flood.take_due(now)
+            }
+        });
+        match due {
+            Some(sup) => queue_suppressed(&sup),
+            None => {
+                coconut_audit_cancel();
+                return with_stage(|s| s.flood.pending());
+            }
+        }
+    }
 }
 
 /// Whether the event of commit ticket `ticket` has been sealed; if so, its sequence number
@@ -1205,6 +1330,8 @@ pub unsafe extern "C" fn coconut_audit_request_checkpoint(buf: *const u8, len: u
     if !started {
         return i64::from(neg(bindings::ENODATA));
     }
+    // The counted calls go into rows first, so the last checkpoint covers them.
+    coconut_audit_flush_suppressed(true);
     let err = coconut_audit_reserve();
     if err != 0 {
         return i64::from(err);
@@ -1337,6 +1464,14 @@ pub unsafe extern "C" fn coconut_audit_stats(buf: *mut u8, len: usize) -> isize 
             s.sealing,
         )
     });
+    let (suppressed, suppressed_rows, suppressing, untracked) = with_stage(|s| {
+        (
+            s.flood.counted(),
+            s.suppressed_rows,
+            s.flood.pending(),
+            s.flood.untracked(),
+        )
+    });
     let (checkpoints, key) = with_sealed(|s| (s.checkpoints, s.key.is_some()));
     let (started, boot, next, oldest, persisted, overwritten, stalled, seal_errors) =
         with_sealed(|s| {
@@ -1358,7 +1493,8 @@ pub unsafe extern "C" fn coconut_audit_stats(buf: *mut u8, len: usize) -> isize 
         "started={}\nboot={}\nsealed={}\nappended={}\nqueued={}\nreserved={}\nwaits={}\n\
          refused={}\nseal_errors={}\narena_rows={}\narena_capacity={}\noldest_seq={}\n\
          persister={}\nunpersisted={}\nstalled={}\noverwritten_unpersisted={}\nsealing={}\n\
-         key={}\ncheckpoints={}\nlost=0\n",
+         key={}\ncheckpoints={}\nsuppressed={}\nsuppressed_rows={}\nsuppressing={}\n\
+         flood_untracked={}\nlost=0\n",
         u8::from(started),
         boot,
         next,
@@ -1378,6 +1514,10 @@ pub unsafe extern "C" fn coconut_audit_stats(buf: *mut u8, len: usize) -> isize 
         u8::from(sealing),
         u8::from(key),
         checkpoints,
+        suppressed,
+        suppressed_rows,
+        u8::from(suppressing),
+        untracked,
     );
     match written {
         Ok(()) => t.len as isize,
