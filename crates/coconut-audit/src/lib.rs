@@ -48,6 +48,7 @@ mod event;
 mod flood;
 mod hex;
 mod json;
+mod latency;
 mod merkle;
 mod note;
 mod row;
@@ -66,6 +67,7 @@ pub use self::flood::{
     FLOOD_WINDOW_NS,
 };
 pub use self::json::{render_json_line, JSON_LINE_MAX};
+pub use self::latency::Histogram;
 pub use self::merkle::{
     consistency_proof, consistency_proof_from, empty_root, inclusion_proof, inclusion_proof_from,
     leaf_hash, node_hash, verify_consistency, verify_inclusion, Frontier, MerkleError, Proof,

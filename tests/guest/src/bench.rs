@@ -153,31 +153,53 @@ fn audit_stat(key: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("stats has no `{key}`"))
 }
 
+/// The agent the audit benchmarks address: never spawned, so every call is refused `ESRCH`
+/// by the kernel part (a decision: always sealed in its own row, never flood-counted).
+const MISSING: u64 = 99_999;
+
 /// The audit chain's figures, measured in this boot:
-/// - `audit_append_spawn_null`: one audited call from one thread (an `agent_spawn` failing its
-///   first check, `EFAULT`): the syscall, a staging reservation and a commit; next to
-///   `agent_cap_present` (unaudited, the same early exit) it is what auditing adds to a call;
+/// - `audit_append_grant_missing`: one audited call from one thread (`agent_cap_grant` to an
+///   agent that does not exist, `ESRCH`): the syscall, the checks, the lookup, a staging
+///   reservation and a commit; next to `audit_present_missing` (`agent_cap_present` of the
+///   same, unaudited, the same checks and lookup) it is what auditing adds to a call;
 /// - `audit_sealed_row_all_cpus`: wall time per sealed row while every CPU appends, from the
-///   first call to the sealer's last row (append, staging and sealing, all included);
-/// - `audit_chain_step_bound`: one `chain_step` over the same 56-byte event, serially, in this
-///   guest's user space (the same `coconut-blake3` code the sealer runs): the bound a serial
-///   chain sets.
+///   first call to the sealer's last row (append, staging and sealing, all included; the
+///   sealer shares the CPUs with the appenders);
+/// - `audit_sealer_row`: the sealer's own time per row in those rounds (`stats` `seal_ns` /
+///   `seal_events`: taking a batch off the ring to its last row: chain step, Merkle leaf and
+///   the arena write);
+/// - `audit_append_to_sealed_p50`/`_p99`: commit to sealed, over every row of this boot
+///   (`stats` `latency_p50_ns`/`latency_p99_ns`, to within a quarter);
+/// - `audit_chain_step_bound`: one `chain_step` over the same event, serially, in this guest's
+///   user space (the same `coconut-blake3` code the sealer runs): the bound a serial chain
+///   sets;
+/// - `audit_seal_work_bound`: that chain step plus the checkpoints' Merkle work for the row
+///   (its leaf hash and the frontier push), serially in user space: the hashing every sealed
+///   row needs since checkpoints exist.
 fn audit_figures() -> Result<Vec<BenchFigure>, String> {
     if audit_stat("started")? == 0 {
         std::fs::write("/agent/audit/link", "boot=1\n").map_err(|e| format!("link: {e}"))?;
     }
-    let efault = Err(Errno::EFAULT.get());
+    let spawn = u64::from(CapId::AgentSpawn.id());
+    let esrch = Err(Errno::ESRCH.get());
     let append = measure(
-        "audit_append_spawn_null",
-        efault,
-        Errno::EFAULT.name().into(),
-        || agent(Syscall::AgentSpawn, [0, 0, 0, 0, 0]),
+        "audit_append_grant_missing",
+        esrch,
+        Errno::ESRCH.name().into(),
+        || agent(Syscall::AgentCapGrant, [MISSING, spawn, 0, 0, 0]),
+    );
+    let bare = measure(
+        "audit_present_missing",
+        esrch,
+        Errno::ESRCH.name().into(),
+        || agent(Syscall::AgentCapPresent, [MISSING, spawn, 0, 0, 0]),
     );
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
     const PER_THREAD: u64 = 5_000;
     const ROUNDS: usize = 5;
     let mut per_row = Vec::new();
     let mut unexpected = 0u64;
+    let (ns0, events0) = (audit_stat("seal_ns")?, audit_stat("seal_events")?);
     for _ in 0..ROUNDS {
         let target = audit_stat("appended")? + cpus as u64 * PER_THREAD;
         let start = now_ns();
@@ -185,7 +207,9 @@ fn audit_figures() -> Result<Vec<BenchFigure>, String> {
             .map(|_| {
                 std::thread::spawn(move || {
                     (0..PER_THREAD)
-                        .filter(|_| agent(Syscall::AgentSpawn, [0, 0, 0, 0, 0]) != efault)
+                        .filter(|_| {
+                            agent(Syscall::AgentCapGrant, [MISSING, spawn, 0, 0, 0]) != esrch
+                        })
                         .count() as u64
                 })
             })
@@ -199,24 +223,38 @@ fn audit_figures() -> Result<Vec<BenchFigure>, String> {
         per_row.push((now_ns() - start) / (cpus as u64 * PER_THREAD));
     }
     per_row.sort_unstable();
+    let calls = ROUNDS as u64 * cpus as u64 * PER_THREAD;
     let sealed = BenchFigure {
         name: "audit_sealed_row_all_cpus".into(),
         p50_ns: per_row[per_row.len() / 2],
         p90_ns: per_row[per_row.len() - 1],
-        calls: ROUNDS as u64 * cpus as u64 * PER_THREAD,
-        returns: Errno::EFAULT.name().into(),
+        calls,
+        returns: Errno::ESRCH.name().into(),
         unexpected,
     };
-    // The bound: the event bytes of such a row (header only, empty detail).
+    let (ns1, events1) = (audit_stat("seal_ns")?, audit_stat("seal_events")?);
+    let sealer_ns = (ns1 - ns0).checked_div(events1 - events0).unwrap_or(0);
+    let stat_figure = |name: &str, ns: u64| BenchFigure {
+        name: name.into(),
+        p50_ns: ns,
+        p90_ns: ns,
+        calls,
+        returns: "ok".into(),
+        unexpected: 0,
+    };
+    let sealer = stat_figure("audit_sealer_row", sealer_ns);
+    let p50 = stat_figure("audit_append_to_sealed_p50", audit_stat("latency_p50_ns")?);
+    let p99 = stat_figure("audit_append_to_sealed_p99", audit_stat("latency_p99_ns")?);
+    // The bound: the event bytes of such a row (`cap=agent.spawn`).
     let event = coconut_audit::Event {
-        kind: coconut_abi::AuditKind::Spawn,
+        kind: coconut_abi::AuditKind::CapGrant,
         seq: 1,
         boot: 1,
         time_ns: now_ns(),
         actor: coconut_abi::Aid::BOOT,
-        subject: coconut_abi::Aid::BOOT,
-        result: -Errno::EFAULT.get(),
-        detail: "",
+        subject: coconut_abi::Aid::new(MISSING).map_err(|e| format!("{e:?}"))?,
+        result: -Errno::ESRCH.get(),
+        detail: "cap=agent.spawn",
     };
     let mut buf = [0u8; coconut_audit::EVENT_MAX];
     let len = event.encode(&mut buf).map_err(|e| format!("encode: {e}"))?;
@@ -226,7 +264,17 @@ fn audit_figures() -> Result<Vec<BenchFigure>, String> {
         std::hint::black_box(&head);
         Ok(0)
     });
-    Ok(vec![append, sealed, bound])
+    // What a sealer must compute per row besides the chain step: the checkpoints' Merkle leaf
+    // of the row's hash and the frontier push (about one node hash a row).
+    let mut frontier = Box::new(coconut_audit::Frontier::new());
+    let mut head = [0u8; 32];
+    let work = measure("audit_seal_work_bound", Ok(0), "ok".into(), || {
+        head = coconut_blake3::chain_step(&head, std::hint::black_box(&buf[..len]));
+        let leaf = coconut_audit::leaf_hash(&head).map_err(|_| -1)?;
+        frontier.push(&leaf).map_err(|_| -1)?;
+        Ok(0)
+    });
+    Ok(vec![append, bare, sealed, sealer, p50, p99, bound, work])
 }
 
 /// Single calls timed one by one (each costs far more than a clock read): p50 and p90.

@@ -267,7 +267,7 @@ const struct file_operations coconut_audit_head_fops = {
  * that reads in small pieces still sees one consistent snapshot.
  */
 
-#define STATS_MAX 1024
+#define STATS_MAX 2048
 
 static int stats_show(struct seq_file *m, void *v)
 {
