@@ -13,6 +13,7 @@ mod agents;
 mod audit;
 mod bench;
 mod cli;
+mod kaudit;
 mod kernel;
 mod syscalls;
 mod team;
