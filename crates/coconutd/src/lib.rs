@@ -24,3 +24,4 @@ pub mod proto;
 pub mod service;
 pub mod spawn;
 pub mod supervisor;
+pub mod tpm;

@@ -60,6 +60,10 @@ struct Args {
     /// The machine id the seed line names (created when missing).
     #[arg(long, default_value = persister::DEFAULT_MACHINE_ID)]
     machine_id: PathBuf,
+    /// The TPM that seals the audit seed (a `trusted` key under a storage root key at
+    /// 0x81000001, created when missing); without this device, the soft seed file.
+    #[arg(long, default_value = persister::DEFAULT_TPM)]
+    tpm: PathBuf,
     /// Compress a shard and begin the next once it has this many bytes [default: 4 MiB].
     #[arg(long, default_value_t = persister::DEFAULT_SHARD_MAX)]
     audit_shard_max: u64,
@@ -97,6 +101,7 @@ fn main() -> ExitCode {
         state_dir: args.audit_state,
         log_dir: args.audit_log,
         machine_id: args.machine_id,
+        tpm: args.tpm,
         shard_max: args.audit_shard_max.max(1),
         idle_poll: persister::IDLE_POLL,
         shutdown_drain: persister::SHUTDOWN_DRAIN,

@@ -29,6 +29,7 @@ use serde::Deserialize;
 
 use super::proto::AuditStatus;
 use super::supervisor::LogFn;
+use super::tpm;
 
 /// The kernel's audit directory (agentfs).
 pub const DEFAULT_AGENT_DIR: &str = "/agent/audit";
@@ -38,6 +39,8 @@ pub const DEFAULT_STATE_DIR: &str = "/var/lib/coconut/audit";
 pub const DEFAULT_LOG_DIR: &str = "/var/log/coconut/audit";
 /// The machine id the seed line names.
 pub const DEFAULT_MACHINE_ID: &str = "/etc/machine-id";
+/// The kernel's TPM resource manager: when it exists, the seed is sealed to the TPM.
+pub const DEFAULT_TPM: &str = "/dev/tpmrm0";
 /// A shard past this many bytes is compressed and a new one begun (4 MiB).
 pub const DEFAULT_SHARD_MAX: u64 = 4 << 20;
 /// How often `chain.log` is read when the last read found nothing more.
@@ -72,6 +75,8 @@ pub struct AuditConfig {
     pub log_dir: PathBuf,
     /// `/etc/machine-id`, created when missing.
     pub machine_id: PathBuf,
+    /// The TPM device ([`DEFAULT_TPM`]); absent: the soft seed.
+    pub tpm: PathBuf,
     /// See [`DEFAULT_SHARD_MAX`].
     pub shard_max: u64,
     /// See [`IDLE_POLL`].
@@ -88,6 +93,7 @@ impl AuditConfig {
             state_dir: DEFAULT_STATE_DIR.into(),
             log_dir: DEFAULT_LOG_DIR.into(),
             machine_id: DEFAULT_MACHINE_ID.into(),
+            tpm: DEFAULT_TPM.into(),
             shard_max: DEFAULT_SHARD_MAX,
             idle_poll: IDLE_POLL,
             shutdown_drain: SHUTDOWN_DRAIN,
@@ -260,12 +266,17 @@ fn getrandom(buf: &mut [u8]) -> io::Result<()> {
 
 /// `add_key("user", desc, payload, KEY_SPEC_PROCESS_KEYRING)`: the key's serial.
 fn add_user_key(desc: &CStr, payload: &[u8]) -> io::Result<i32> {
-    // SAFETY: add_key(2) reads the two NUL-terminated strings and `payload.len()` bytes at
+    add_key(c"user", desc, payload)
+}
+
+/// `add_key(kind, desc, payload, KEY_SPEC_PROCESS_KEYRING)`: the key's serial.
+fn add_key(kind: &CStr, desc: &CStr, payload: &[u8]) -> io::Result<i32> {
+    // SAFETY: add_key(2) reads the three NUL-terminated strings and `payload.len()` bytes at
     // `payload`, all of which live for the call, and writes no user memory.
     let r = unsafe {
         libc::syscall(
             libc::SYS_add_key,
-            c"user".as_ptr(),
+            kind.as_ptr(),
             desc.as_ptr(),
             payload.as_ptr(),
             payload.len(),
@@ -276,6 +287,34 @@ fn add_user_key(desc: &CStr, payload: &[u8]) -> io::Result<i32> {
         return Err(io::Error::last_os_error());
     }
     i32::try_from(r).map_err(|_| io::Error::other(format!("add_key returned serial {r}")))
+}
+
+/// `keyctl(KEYCTL_READ)` of a key: its payload as the key type shows it (a `trusted` key: the
+/// sealed blob in hex).
+fn read_key(serial: i32) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; 16 * 1024];
+    // SAFETY: KEYCTL_READ writes at most `buf.len()` bytes into `buf`, which lives for the
+    // call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            c_long::from(libc::KEYCTL_READ),
+            serial,
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let n = usize::try_from(r).unwrap_or(usize::MAX);
+    if n > buf.len() {
+        return Err(io::Error::other(format!(
+            "the key holds {n} bytes, over 16 KiB"
+        )));
+    }
+    buf.truncate(n);
+    Ok(buf)
 }
 
 /// `keyctl(op, a, b)` for the operations that take two integers (INVALIDATE, UNLINK).
@@ -761,6 +800,25 @@ impl Persister {
             self.log(&s);
             return;
         }
+        let machine = self.machine_id();
+        // With a TPM: a `trusted` key sealed by it; without one, or when it fails, the soft seed.
+        let mut source = String::new();
+        if self.cfg.tpm.exists() {
+            match self.tpm_seed() {
+                Ok((serial, how)) => {
+                    self.offer_seed("trusted", serial, &machine, &format!("tpm ({how})"));
+                    return;
+                }
+                Err(e) => {
+                    source = format!("soft (TPM unusable: {e})");
+                    self.log(&format!(
+                        "the TPM at {} cannot seal the audit seed: {e}; using the soft seed \
+                         (the chain then guards against accidents only)",
+                        self.cfg.tpm.display()
+                    ));
+                }
+            }
+        }
         let mut seed = match self.soft_seed() {
             Ok(s) => s,
             Err(e) => {
@@ -770,7 +828,6 @@ impl Persister {
                 return;
             }
         };
-        let machine = self.machine_id();
         let serial = add_user_key(SEED_KEY, &seed);
         seed.fill(0);
         std::hint::black_box(&seed);
@@ -787,7 +844,14 @@ impl Persister {
                 return;
             }
         };
-        let line = format!("type=user machine={machine}\n");
+        self.offer_seed("user", serial, &machine, &source);
+    }
+
+    /// Tells the kernel to take the seed key `serial` of `kind` (`user` or `trusted`), then
+    /// revokes it; `source` (may be empty) prefixes the status.
+    fn offer_seed(&mut self, kind: &str, serial: i32, machine: &str, source: &str) {
+        let target = self.cfg.agent_dir.join("seed");
+        let line = format!("type={kind} machine={machine}\n");
         let outcome = write_control(&target, line.as_bytes());
         let revoked = keyctl(libc::KEYCTL_INVALIDATE, serial, 0)
             .or_else(|_| keyctl(libc::KEYCTL_UNLINK, serial, libc::KEY_SPEC_PROCESS_KEYRING));
@@ -798,7 +862,7 @@ impl Persister {
                 errno_name(&e)
             ));
         }
-        self.seed = match outcome {
+        let status = match outcome {
             Ok(()) => "loaded (checkpoints are signed this boot)".into(),
             Err(e) => {
                 let why = match e.raw_os_error() {
@@ -816,8 +880,80 @@ impl Persister {
                 )
             }
         };
+        self.seed = if source.is_empty() {
+            status
+        } else {
+            format!("{source}: {status}")
+        };
         let s = self.seed.clone();
         self.log(&format!("seed: {s}"));
+    }
+
+    /// The seed as a `trusted` key sealed by the TPM: the storage root key made if missing,
+    /// then `<state>/seed.blob` unsealed, or a new seed sealed and its blob saved. The key's
+    /// serial and how it came (`blob unsealed`, `new blob sealed`, …), or why the TPM cannot.
+    fn tpm_seed(&mut self) -> Result<(i32, String), String> {
+        let mut dev = tpm::Device::open(&self.cfg.tpm)
+            .map_err(|e| format!("cannot open {}: {}", self.cfg.tpm.display(), errno_name(&e)))?;
+        if tpm::ensure_srk(&mut dev).map_err(|e| e.to_string())? {
+            self.log(&format!(
+                "created the TPM's storage root key at {:#x} (the audit seed's parent)",
+                tpm::SRK_HANDLE
+            ));
+        }
+        let handle = format!("keyhandle={:#x}", tpm::SRK_HANDLE);
+        let blob_path = self.cfg.state_dir.join("seed.blob");
+        let mut how = "new blob sealed".to_owned();
+        match fs::read_to_string(&blob_path) {
+            Ok(blob) => {
+                let payload = format!("load {} {handle}", blob.trim());
+                match add_key(c"trusted", SEED_KEY, payload.as_bytes()) {
+                    Ok(serial) => return Ok((serial, "blob unsealed".into())),
+                    Err(e) => {
+                        // Another TPM, or this one cleared: the old seed is gone for good.
+                        let aside = self
+                            .cfg
+                            .state_dir
+                            .join(format!("seed.blob.unloadable-{}", self.boot));
+                        let _ = fs::rename(&blob_path, &aside);
+                        how = format!(
+                            "new blob sealed: the TPM would not unseal the old one ({}), moved \
+                             to {}; the checkpoint key changes at this boot",
+                            errno_name(&e),
+                            aside.display()
+                        );
+                        self.log(&format!("audit seed: {how}"));
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(format!(
+                    "cannot read {}: {}",
+                    blob_path.display(),
+                    errno_name(&e)
+                ))
+            }
+        }
+        let payload = format!("new {SEED_LEN} {handle}");
+        let serial = add_key(c"trusted", SEED_KEY, payload.as_bytes()).map_err(|e| {
+            format!(
+                "add_key(trusted, {payload}): {} (a kernel without trusted keys?)",
+                errno_name(&e)
+            )
+        })?;
+        let saved = read_key(serial).and_then(|blob| {
+            make_dir(&self.cfg.state_dir).and_then(|()| replace_file(&blob_path, &blob, 0o600))
+        });
+        if let Err(e) = saved {
+            how = format!(
+                "{how}; its blob could not be saved to {} ({}): the next boot seals another",
+                blob_path.display(),
+                errno_name(&e)
+            );
+            self.log(&format!("audit seed: {how}"));
+        }
+        Ok((serial, how))
     }
 
     /// Reads `<state>/seed`, creating it (32 random bytes, mode 0600) when missing.

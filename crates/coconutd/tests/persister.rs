@@ -37,6 +37,8 @@ impl Fixture {
             state_dir: root.path().join("state"),
             log_dir: root.path().join("log"),
             machine_id: root.path().join("machine-id"),
+            // No TPM here: the soft seed (the TPM path is the image tier's).
+            tpm: root.path().join("tpmrm0"),
             shard_max: 1 << 20,
             idle_poll: IDLE_POLL,
             shutdown_drain: Duration::from_millis(600),
@@ -499,6 +501,27 @@ fn the_seed_is_created_once_0600_and_offered_to_the_kernel() {
     let _p = f.start();
     assert_eq!(fs::read(&seed_path).unwrap(), seed, "the seed is kept");
     assert!(!f.logged("created a new audit seed"));
+}
+
+#[test]
+fn a_tpm_device_that_does_not_answer_falls_back_to_the_soft_seed_and_says_so() {
+    let mut f = Fixture::new();
+    fs::write(f.agent("seed"), "").unwrap();
+    // A regular file where the TPM should be: it takes the command and answers nothing.
+    let fake = f.cfg.state_dir.with_file_name("tpmrm0");
+    fs::write(&fake, "").unwrap();
+    f.cfg.tpm = fake;
+    let p = f.start();
+    let st = p.status();
+    assert!(
+        st.seed
+            .starts_with("soft (TPM unusable: TPM2_ReadPublic: malformed response"),
+        "{}",
+        st.seed
+    );
+    assert!(f.logged("cannot seal the audit seed"));
+    assert_eq!(fs::read(f.cfg.state_dir.join("seed")).unwrap().len(), 32);
+    assert!(!f.cfg.state_dir.join("seed.blob").exists());
 }
 
 #[test]

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use coconut_qemu::driver;
 
+use super::swtpm::{self, Swtpm};
 use super::Iso;
 use crate::paths;
 
@@ -153,6 +154,11 @@ fn install_boot(
     done: &str,
 ) -> Result<driver::Boot> {
     blank_disk(disk, 4 << 30)?;
+    // A new disk is a new machine: its TPM starts empty too.
+    let tpm = swtpm::state_of(disk);
+    if tpm.exists() {
+        std::fs::remove_dir_all(&tpm).with_context(|| format!("removing {}", tpm.display()))?;
+    }
     let mut cmd = machine();
     cmd.arg("-kernel")
         .arg(&inputs.bzimage)
@@ -182,7 +188,8 @@ fn installed_login(disk: &Path) -> Result<String> {
     let boot = root_runs(
         disk,
         &log,
-        "hostname; coconut tree /agent | cat; coconut audit verify; echo VERIFY-$?; echo TREE-$((40+2))",
+        "hostname; coconut tree /agent | cat; coconut status | grep 'audit seed'; \
+         coconut audit verify; echo VERIFY-$?; echo TREE-$((40+2))",
         "TREE-42",
     )?;
     if !boot.finished {
@@ -211,9 +218,10 @@ fn installed_login(disk: &Path) -> Result<String> {
         .find(|l| l.starts_with("a:00000 coconutd"))
         .cloned();
     let verified = audit_verified(&boot, &log)?;
+    let seed = tpm_seed(&boot, &log, "tpm (new")?;
     match boot_agent {
         Some(l) => Ok(format!(
-            "logged in, `{}`, {verified}, {:.0}s",
+            "logged in, `{}`, {verified}, seed {seed}, {:.0}s",
             l.trim(),
             boot.elapsed.as_secs_f64()
         )),
@@ -290,10 +298,12 @@ fn installer_refusals(iso: &Iso) -> Result<String> {
 
 /// The installed disk alone, by OVMF: the ESP's `EFI/BOOT/BOOTX64.EFI`, coconutd ready.
 fn installed_uefi(disk: &Path) -> Result<String> {
+    let tpm = Swtpm::start(&swtpm::state_of(disk))?;
     let mut cmd = machine();
     cmd.args(["-bios", OVMF])
         .arg("-drive")
-        .arg(format!("file={},if=virtio,format=raw", disk.display()));
+        .arg(format!("file={},if=virtio,format=raw", disk.display()))
+        .args(tpm.qemu_args());
     let log = log_dir().join("installed-uefi.log");
     let boot = driver::run_until(cmd, &log, READY, Duration::from_secs(300))?;
     if !boot.finished {
@@ -308,9 +318,11 @@ fn installed_uefi(disk: &Path) -> Result<String> {
 /// Boots the installed disk alone by SeaBIOS, logs in as root on the serial console with the
 /// installed password and types `command`, until `stop` is printed (QEMU is killed then).
 fn root_runs(disk: &Path, log: &Path, command: &str, stop: &str) -> Result<driver::Boot> {
+    let tpm = Swtpm::start(&swtpm::state_of(disk))?;
     let mut cmd = machine();
     cmd.arg("-drive")
-        .arg(format!("file={},if=virtio,format=raw", disk.display()));
+        .arg(format!("file={},if=virtio,format=raw", disk.display()))
+        .args(tpm.qemu_args());
     let ex = |expect: &str, send: String| driver::Exchange {
         expect: expect.into(),
         send,
@@ -321,6 +333,34 @@ fn root_runs(disk: &Path, log: &Path, command: &str, stop: &str) -> Result<drive
         ex("# ", format!("{command}\n")),
     ];
     driver::converse(cmd, log, &script, stop, Duration::from_secs(400))
+}
+
+/// The `audit seed: …` line `coconut status` printed in `boot`, which must start with `want`
+/// (the installed machine has a TPM: the persister seals the seed to it on the first boot and
+/// loads that blob on every later one).
+fn tpm_seed(boot: &driver::Boot, log: &Path, want: &str) -> Result<String> {
+    let seed = boot
+        .lines
+        .iter()
+        .rev()
+        .find_map(|l| {
+            l.find("audit seed: ")
+                .map(|at| l[at + 12..].trim().to_string())
+        })
+        .filter(|s| !s.contains("' ")) // the echoed command line
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "`coconut status` printed no `audit seed:` line; console log {}",
+                log.display()
+            )
+        })?;
+    if !seed.starts_with(want) {
+        bail!(
+            "the audit seed is `{seed}`, expected `{want}…` (the machine has a TPM); console log {}",
+            log.display()
+        );
+    }
+    Ok(seed)
 }
 
 /// What `coconut audit verify; echo VERIFY-$?` printed in `boot`: its `intact:` and
@@ -413,7 +453,8 @@ fn power_loss_keeps_acknowledged_rows(disk: &Path) -> Result<String> {
     let after = root_runs(
         disk,
         &log2,
-        "coconut audit verify --json | head -c 4000; echo; coconut audit verify; echo END-$((40+2))",
+        "coconut status | grep 'audit seed'; coconut audit verify --json | head -c 4000; echo; \
+         coconut audit verify; echo VERIFY-$?; echo END-$((40+2))",
         "END-42",
     )?;
     if !after.finished {
@@ -454,8 +495,22 @@ fn power_loss_keeps_acknowledged_rows(disk: &Path) -> Result<String> {
     if !boots.iter().any(|b| b["boot"].as_u64() == Some(boot_n + 1)) {
         bail!("the boot after the power loss is not in the history: {json}");
     }
+    // The TPM unsealed the same seed on every boot: one checkpoint key for the whole history.
+    let seed = tpm_seed(&after, &log2, "tpm")?;
+    audit_verified(&after, &log2)?;
+    let one_key = after
+        .lines
+        .iter()
+        .any(|l| l.contains("checkpoints: ") && l.contains(" verified (") && l.contains("), key "));
+    if !one_key {
+        bail!(
+            "the boots' checkpoints are not signed with one key: the sealed seed did not \
+             survive the reboots; console log {}",
+            log2.display()
+        );
+    }
     Ok(format!(
-        "boot {boot_n}: {durable} rows acknowledged before the kill, {} on disk; {} boots intact and linked",
+        "boot {boot_n}: {durable} rows acknowledged before the kill, {} on disk; {} boots intact and linked, one checkpoint key; seed {seed}",
         last + 1,
         boots.len()
     ))

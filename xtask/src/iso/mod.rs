@@ -21,6 +21,7 @@
 
 pub mod check;
 pub mod profile;
+mod swtpm;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
