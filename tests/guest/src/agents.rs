@@ -111,6 +111,7 @@ fn child_action(action: &str, arg: Option<&str>) -> Result<(), String> {
             let _ = std::io::stdin().read_to_end(&mut rest);
             Ok(())
         }
+        "fuzz" => crate::fuzz::child(arg),
         _ => crate::team::child_action(action, arg),
     }
 }

@@ -13,6 +13,7 @@ mod agents;
 mod audit;
 mod bench;
 mod cli;
+mod fuzz;
 mod kaudit;
 mod kernel;
 mod syscalls;
@@ -52,7 +53,9 @@ fn tests() -> Vec<Test> {
     all.extend(agents::tests());
     all.extend(team::tests());
     all.extend(cli::tests());
+    all.extend(fuzz::tests());
     all.extend(audit::final_tests());
+    all.extend(kernel::final_tests());
     all
 }
 
