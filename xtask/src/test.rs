@@ -41,9 +41,18 @@ pub struct Args {
     /// the core of these (no OVMF boots).
     #[arg(long, conflicts_with_all = ["host_only", "vm_only"])]
     pub image: bool,
-    /// Kernel configuration the VM tier boots (see `cargo xtask kernel --help`).
+    /// Kernel configuration the VM tier boots (see `cargo xtask kernel --help`). `debug` is
+    /// the qemu kernel with KASAN, lockdep, DEBUG_ATOMIC_SLEEP and kmemleak: the guest's
+    /// fuzzer then makes 1 000 000 calls (30 000 otherwise) and the run may take an hour.
     #[arg(long, default_value = "qemu")]
     pub config: String,
+    /// How many calls the in-guest fuzzer makes (`fuzz::random_arguments_get_documented_answers`)
+    /// [default: 1000000 in the debug kernel, 30000 otherwise].
+    #[arg(long, value_name = "N")]
+    pub fuzz_calls: Option<u64>,
+    /// The fuzzer's seed, to replay a run (each run prints its seed) [default: the clock].
+    #[arg(long, value_name = "N")]
+    pub fuzz_seed: Option<u64>,
     /// Report only the in-guest tests whose name contains this string (the guest still runs
     /// every test, and the run as a whole, `vm::guest_finished`, is always judged).
     pub filter: Option<String>,
@@ -105,6 +114,18 @@ pub fn run(args: &Args) -> Result<()> {
                 .env("COCONUT_INITRAMFS", &initrd)
                 .env("COCONUT_GUEST_TESTS", &runner)
                 .env("COCONUT_VM_LOG_DIR", paths::target().join("vm-logs"));
+            let mut append = Vec::new();
+            if let Some(n) = args.fuzz_calls {
+                append.push(format!("coconut.fuzz_calls={n}"));
+            }
+            if let Some(n) = args.fuzz_seed {
+                append.push(format!("coconut.fuzz_seed={n}"));
+            }
+            cmd.env("COCONUT_VM_APPEND", append.join(" "));
+            // The debug kernel runs the suite several times slower, and its fuzzer longer.
+            if args.config == "debug" && std::env::var_os("COCONUT_VM_TIMEOUT").is_none() {
+                cmd.env("COCONUT_VM_TIMEOUT", "5400");
+            }
             if let Some(filter) = &args.filter {
                 cmd.arg(filter);
             }

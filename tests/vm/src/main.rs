@@ -95,7 +95,12 @@ fn prepare(args: &Arguments) -> Result<(Vec<Trial>, Option<Finished>)> {
         .unwrap_or(600);
     let accel = detect_accel(&kernel, &initramfs, &log_dir.join("kvm-probe"))?;
     let mut vm = Vm::new(&kernel, &initramfs, accel);
-    vm.append = "coconut.test=1".into();
+    // COCONUT_VM_APPEND: more of the guest's command line (`coconut.fuzz_calls=N`,
+    // `coconut.fuzz_seed=N`; see tests/guest/src/fuzz.rs).
+    vm.append = match std::env::var("COCONUT_VM_APPEND") {
+        Ok(more) if !more.trim().is_empty() => format!("coconut.test=1 {}", more.trim()),
+        _ => "coconut.test=1".into(),
+    };
     let log = log_dir.join("guest-tests.log");
     eprintln!(
         "booting {} under {} (log: {})",
