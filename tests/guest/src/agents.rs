@@ -112,6 +112,7 @@ fn child_action(action: &str, arg: Option<&str>) -> Result<(), String> {
             Ok(())
         }
         "fuzz" => crate::fuzz::child(arg),
+        "confine" => crate::confine::child(),
         _ => crate::team::child_action(action, arg),
     }
 }

@@ -13,6 +13,7 @@ mod agents;
 mod audit;
 mod bench;
 mod cli;
+mod confine;
 mod fuzz;
 mod kaudit;
 mod kernel;
@@ -51,6 +52,7 @@ fn tests() -> Vec<Test> {
     all.extend(syscalls::tests());
     all.extend(wrappers::tests());
     all.extend(agents::tests());
+    all.extend(confine::tests());
     all.extend(team::tests());
     all.extend(cli::tests());
     all.extend(fuzz::tests());

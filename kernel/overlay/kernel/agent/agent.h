@@ -54,6 +54,9 @@ int coconut_agent_member_forked(u64 aid);
 void coconut_agent_member_exited(u64 aid);
 int coconut_agent_member_joined(u64 aid);
 int coconut_agent_check_path(u64 aid, u32 access, const char *path, size_t len);
+int coconut_agent_check_move(u64 aid, const char *old, size_t old_len, const char *new,
+			     size_t new_len, bool exchange);
+int coconut_agent_check_net(u64 aid, bool bind, const char *addr, size_t len);
 bool coconut_agent_kernel_cap_allowed(int cap);
 
 /* agentfs (agentfs.c), called by Rust outside the tree lock. */

@@ -22,8 +22,12 @@
 #include <linux/dcache.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/in.h>
+#include <linux/in6.h>
 #include <linux/llist.h>
 #include <linux/lsm_hooks.h>
+#include <linux/mman.h>
+#include <linux/net.h>
 #include <linux/pid.h>
 #include <linux/pidfd.h>
 #include <linux/sched.h>
@@ -31,6 +35,7 @@
 #include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
+#include <net/sock.h>
 #include <uapi/linux/lsm.h>
 
 #include "../../kernel/agent/agent.h"
@@ -243,16 +248,29 @@ static void coconut_bprm_committing_creds(const struct linux_binprm *bprm)
 
 /* ---- enforcement --------------------------------------------------------------------- */
 
+/*
+ * Whether the current task is confined: 1 (its agent in *aid), 0 for a:00000 (nothing is
+ * checked), -EACCES for a blank credential.
+ */
+static int confined(u64 *aid)
+{
+	*aid = coconut_lsm_current_aid();
+	if (*aid == 0)
+		return 0;
+	if (*aid == COCONUT_AID_BLANK)
+		return -EACCES;
+	return 1;
+}
+
 static int coconut_check_path(const struct path *path, u32 access)
 {
-	u64 aid = coconut_lsm_current_aid();
 	char *buf, *p;
 	int err;
+	u64 aid;
 
-	if (aid == 0)
-		return 0;
-	if (aid == COCONUT_AID_BLANK)
-		return -EACCES;
+	err = confined(&aid);
+	if (err <= 0)
+		return err;
 	/*
 	 * Files of internal filesystems (pidfds, pipes, sockets, anonymous inodes: SB_NOUSER)
 	 * and private inodes have no path an fs.* capability could name; opening them is the
@@ -281,6 +299,9 @@ static int coconut_file_open(struct file *file)
 		access |= COCONUT_ACCESS_READ;
 	if (file->f_mode & FMODE_WRITE)
 		access |= COCONUT_ACCESS_WRITE;
+	/* open_exec(): the binary and its ELF interpreter (__FMODE_EXEC is in f_flags). */
+	if (file->f_flags & __FMODE_EXEC)
+		access |= COCONUT_ACCESS_EXEC;
 	if (!access)
 		return 0;
 	return coconut_check_path(&file->f_path, access);
@@ -289,6 +310,221 @@ static int coconut_file_open(struct file *file)
 static int coconut_bprm_check(struct linux_binprm *bprm)
 {
 	return coconut_check_path(&bprm->file->f_path, COCONUT_ACCESS_EXEC);
+}
+
+/*
+ * Executable file mappings need fs.exec on the file, so ld.so, mmap(PROT_EXEC) and
+ * mprotect(PROT_EXEC) reach no code an exec could not. Not during an execve: its own mappings
+ * (the binary, the interpreter) were checked when they were opened, as the caller's (the
+ * exec that joins an agent runs as the spawner until its credentials are committed).
+ */
+static int coconut_mmap_file(struct file *file, unsigned long reqprot, unsigned long prot,
+			     unsigned long flags)
+{
+	if (!file || !(prot & PROT_EXEC) || current->in_execve)
+		return 0;
+	return coconut_check_path(&file->f_path, COCONUT_ACCESS_EXEC);
+}
+
+static int coconut_file_mprotect(struct vm_area_struct *vma, unsigned long reqprot,
+				 unsigned long prot)
+{
+	if (!vma->vm_file || !(prot & PROT_EXEC) || (vma->vm_flags & VM_EXEC))
+		return 0;
+	return coconut_check_path(&vma->vm_file->f_path, COCONUT_ACCESS_EXEC);
+}
+
+/*
+ * The absolute path of `dentry` in directory `dir` (which the VFS holds locked, so the name is
+ * stable): the directory's path and the name. Not d_path() of the dentry itself: a dentry
+ * being created is not hashed yet and d_path() would call it "(deleted)". NULL if the
+ * directory has no path; `buf` is PATH_MAX bytes.
+ */
+static char *child_path(const struct path *dir, const struct dentry *dentry, char *buf)
+{
+	const struct qstr *name = &dentry->d_name;
+	char *p, *end;
+
+	if (name->len > NAME_MAX)
+		return NULL;
+	/* d_path() ends its string at buf + buflen - 1; the name goes after it. */
+	p = d_path(dir, buf, PATH_MAX - NAME_MAX - 1);
+	if (IS_ERR(p))
+		return NULL;
+	end = buf + (PATH_MAX - NAME_MAX - 1) - 1;
+	if (end - p != 1 || p[0] != '/')
+		*end++ = '/';
+	memcpy(end, name->name, name->len);
+	end[name->len] = '\0';
+	return p;
+}
+
+/* A change to the name `dentry` in `dir` needs fs.write on its path. */
+static int coconut_check_name(const struct path *dir, struct dentry *dentry)
+{
+	char *buf, *p;
+	int err;
+	u64 aid;
+
+	err = confined(&aid);
+	if (err <= 0)
+		return err;
+	if (dir->dentry->d_sb->s_flags & SB_NOUSER)
+		return 0;
+	buf = __getname();
+	if (!buf)
+		return -ENOMEM;
+	p = child_path(dir, dentry, buf);
+	err = coconut_agent_check_path(aid, COCONUT_ACCESS_WRITE, p, p ? strlen(p) : 0);
+	__putname(buf);
+	return err;
+}
+
+static int coconut_path_mknod(const struct path *dir, struct dentry *dentry, umode_t mode,
+			      unsigned int dev)
+{
+	/* Also O_CREAT: the file is not created before the open is refused. */
+	return coconut_check_name(dir, dentry);
+}
+
+static int coconut_path_mkdir(const struct path *dir, struct dentry *dentry, umode_t mode)
+{
+	return coconut_check_name(dir, dentry);
+}
+
+static int coconut_path_symlink(const struct path *dir, struct dentry *dentry,
+				const char *old_name)
+{
+	return coconut_check_name(dir, dentry);
+}
+
+static int coconut_path_unlink(const struct path *dir, struct dentry *dentry)
+{
+	return coconut_check_name(dir, dentry);
+}
+
+static int coconut_path_rmdir(const struct path *dir, struct dentry *dentry)
+{
+	return coconut_check_name(dir, dentry);
+}
+
+static int coconut_path_truncate(const struct path *path)
+{
+	return coconut_check_path(path, COCONUT_ACCESS_WRITE);
+}
+
+static int coconut_path_chmod(const struct path *path, umode_t mode)
+{
+	return coconut_check_path(path, COCONUT_ACCESS_WRITE);
+}
+
+static int coconut_path_chown(const struct path *path, kuid_t uid, kgid_t gid)
+{
+	return coconut_check_path(path, COCONUT_ACCESS_WRITE);
+}
+
+/* Both names of a rename or link: fs.write on each, and no access gained by the new name. */
+static int coconut_check_move(const struct path *old_dir, struct dentry *old_dentry,
+			      const struct path *new_dir, struct dentry *new_dentry, bool exchange)
+{
+	char *old_buf, *new_buf, *old, *new;
+	int err;
+	u64 aid;
+
+	err = confined(&aid);
+	if (err <= 0)
+		return err;
+	err = -ENOMEM;
+	if (new_dir->dentry->d_sb->s_flags & SB_NOUSER)
+		return 0;
+	old_buf = __getname();
+	new_buf = __getname();
+	if (old_buf && new_buf) {
+		old = child_path(old_dir, old_dentry, old_buf);
+		new = child_path(new_dir, new_dentry, new_buf);
+		err = coconut_agent_check_move(aid, old, old ? strlen(old) : 0, new,
+					       new ? strlen(new) : 0, exchange);
+	}
+	if (old_buf)
+		__putname(old_buf);
+	if (new_buf)
+		__putname(new_buf);
+	return err;
+}
+
+static int coconut_path_link(struct dentry *old_dentry, const struct path *new_dir,
+			     struct dentry *new_dentry)
+{
+	/* A hard link stays on its mount: the old name's directory is on new_dir's mount. */
+	struct path old_dir = { .mnt = new_dir->mnt, .dentry = old_dentry->d_parent };
+
+	return coconut_check_move(&old_dir, old_dentry, new_dir, new_dentry, false);
+}
+
+static int coconut_path_rename(const struct path *old_dir, struct dentry *old_dentry,
+			       const struct path *new_dir, struct dentry *new_dentry,
+			       unsigned int flags)
+{
+	return coconut_check_move(old_dir, old_dentry, new_dir, new_dentry,
+				  flags & RENAME_EXCHANGE);
+}
+
+/*
+ * An IP socket address as net.connect/net.bind scopes name it: `10.0.0.1:443`,
+ * `[2001:db8::1]:443`. 0 and the length, or 1 when it is not an IP address of `family`
+ * (the stack answers for those).
+ */
+static int ip_scope(int family, const struct sockaddr *addr, int len, bool bind, char *out,
+		    size_t size, int *n)
+{
+	/* inet_bind() takes AF_UNSPEC as AF_INET (for INADDR_ANY), so must we. */
+	if (family == AF_INET && len >= (int)sizeof(struct sockaddr_in) &&
+	    (addr->sa_family == AF_INET || (bind && addr->sa_family == AF_UNSPEC))) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
+
+		*n = snprintf(out, size, "%pI4:%u", &in->sin_addr, ntohs(in->sin_port));
+		return 0;
+	}
+	if (family == AF_INET6 && len >= (int)offsetofend(struct sockaddr_in6, sin6_addr) &&
+	    addr->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)addr;
+
+		*n = snprintf(out, size, "[%pI6c]:%u", &in6->sin6_addr, ntohs(in6->sin6_port));
+		return 0;
+	}
+	return 1;
+}
+
+static int coconut_check_net(struct socket *sock, struct sockaddr *addr, int len, bool bind)
+{
+	char scope[64];
+	int n, err;
+	u64 aid;
+
+	err = confined(&aid);
+	if (err <= 0)
+		return err;
+	if (!sock->sk || ip_scope(sock->sk->sk_family, addr, len, bind, scope, sizeof(scope), &n))
+		return 0;
+	return coconut_agent_check_net(aid, bind, scope, n);
+}
+
+static int coconut_socket_bind(struct socket *sock, struct sockaddr *address, int addrlen)
+{
+	return coconut_check_net(sock, address, addrlen, true);
+}
+
+static int coconut_socket_connect(struct socket *sock, struct sockaddr *address, int addrlen)
+{
+	return coconut_check_net(sock, address, addrlen, false);
+}
+
+/* A datagram (or TCP Fast Open) to an address is a connect to it. */
+static int coconut_socket_sendmsg(struct socket *sock, struct msghdr *msg, int size)
+{
+	if (!msg->msg_name)
+		return 0;
+	return coconut_check_net(sock, msg->msg_name, msg->msg_namelen, false);
 }
 
 static int coconut_capable(const struct cred *cred, struct user_namespace *ns, int cap,
@@ -393,6 +629,21 @@ static struct security_hook_list coconut_hooks[] __ro_after_init = {
 	LSM_HOOK_INIT(bprm_committing_creds, coconut_bprm_committing_creds),
 	LSM_HOOK_INIT(bprm_check_security, coconut_bprm_check),
 	LSM_HOOK_INIT(file_open, coconut_file_open),
+	LSM_HOOK_INIT(mmap_file, coconut_mmap_file),
+	LSM_HOOK_INIT(file_mprotect, coconut_file_mprotect),
+	LSM_HOOK_INIT(path_mknod, coconut_path_mknod),
+	LSM_HOOK_INIT(path_mkdir, coconut_path_mkdir),
+	LSM_HOOK_INIT(path_symlink, coconut_path_symlink),
+	LSM_HOOK_INIT(path_unlink, coconut_path_unlink),
+	LSM_HOOK_INIT(path_rmdir, coconut_path_rmdir),
+	LSM_HOOK_INIT(path_truncate, coconut_path_truncate),
+	LSM_HOOK_INIT(path_chmod, coconut_path_chmod),
+	LSM_HOOK_INIT(path_chown, coconut_path_chown),
+	LSM_HOOK_INIT(path_link, coconut_path_link),
+	LSM_HOOK_INIT(path_rename, coconut_path_rename),
+	LSM_HOOK_INIT(socket_bind, coconut_socket_bind),
+	LSM_HOOK_INIT(socket_connect, coconut_socket_connect),
+	LSM_HOOK_INIT(socket_sendmsg, coconut_socket_sendmsg),
 	LSM_HOOK_INIT(capable, coconut_capable),
 	LSM_HOOK_INIT(ptrace_access_check, coconut_ptrace_access_check),
 	LSM_HOOK_INIT(ptrace_traceme, coconut_ptrace_traceme),

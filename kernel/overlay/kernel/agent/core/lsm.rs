@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
 //! The decisions of the coconut LSM (`security/coconut/lsm.c` is the hook table): membership
-//! (a task joins at exec, forks, exits), the capability checks of file opens and execs with
-//! their `cap_deny` rows and the deny window, and the kernel capabilities an agent's task never
+//! (a task joins at exec, forks, exits), the capability checks of file opens, execs,
+//! executable mappings, changes to names (create, remove, rename, link, truncate, chmod, chown)
+//! and IP connects and binds, with their `cap_deny` rows and the deny window, and the kernel capabilities an agent's task never
 //! has. Everything here runs in process context and takes the tree mutex; the hooks that run
 //! in atomic context (signals, ptrace) only compare AIDs in C.
 
@@ -148,7 +149,7 @@ pub extern "C" fn coconut_agent_member_joined(aid: u64) -> c_int {
     r
 }
 
-/// The capability a file access needs, and its audit name.
+/// The capabilities a file access needs.
 fn access_cap(access: u32) -> [Option<CapId>; 3] {
     [
         (access & ACCESS_READ != 0).then_some(CapId::FsRead),
@@ -157,9 +158,55 @@ fn access_cap(access: u32) -> [Option<CapId>; 3] {
     ]
 }
 
+/// The capability of `caps` (in order) that `aid` lacks for `scope`, if any. An agent that is
+/// gone lacks the first; a blank set lacks all.
+fn missing(t: &Tree, aid: u64, caps: &[Option<CapId>], scope: &[u8]) -> Option<CapId> {
+    let mut wanted = caps.iter().flatten().copied();
+    let Some(a) = t.get(aid) else {
+        return wanted.next().or(Some(CapId::FsRead));
+    };
+    let Some(set) = a.caps.as_deref() else {
+        return wanted.next();
+    };
+    wanted.find(|&cap| !set.contains(cap, scope))
+}
+
+/// Which of `ACCESS_*` `aid` holds for `path` (no row: a query).
+fn held_access(t: &Tree, aid: u64, path: &[u8]) -> u32 {
+    [ACCESS_READ, ACCESS_WRITE, ACCESS_EXEC]
+        .into_iter()
+        .filter(|&bit| missing(t, aid, &access_cap(bit), path).is_none())
+        .fold(0, |acc, bit| acc | bit)
+}
+
+/// The bytes behind a C pointer and length (empty for NULL).
+///
+/// # Safety
+///
+/// `ptr` is NULL or points to `len` readable bytes that live for `'a`.
+unsafe fn c_bytes<'a>(ptr: *const c_char, len: usize) -> &'a [u8] {
+    if ptr.is_null() {
+        &[]
+    } else {
+        // SAFETY: the caller promises `len` readable bytes.
+        unsafe { core::slice::from_raw_parts(ptr.cast::<u8>(), len) }
+    }
+}
+
+/// Decides under the lock (the hot path takes no audit slot), then records a denial: 0 or
+/// `-EACCES`.
+fn check(aid: u64, caps: &[Option<CapId>], scope: &[u8]) -> c_int {
+    let Some(cap) = with_tree(|t| missing(t, aid, caps, scope)) else {
+        return 0;
+    };
+    deny(aid, cap, scope);
+    -(bindings::EACCES as c_int)
+}
+
 /// A file open or exec by a task of `aid` (`path` the absolute path, or NULL when it has none,
-/// which only an unscoped entry covers): 0, or `-EACCES` with a `cap_deny` row and the state
-/// change of the deny window (`docs/abi.md`, "State machine").
+/// which only an unscoped entry covers), or a change to the name `path` (create, remove,
+/// truncate, chmod, chown: `ACCESS_WRITE`): 0, or `-EACCES` with a `cap_deny` row and the
+/// state change of the deny window (`docs/abi.md`, "State machine").
 ///
 /// # Safety
 ///
@@ -171,30 +218,67 @@ pub unsafe extern "C" fn coconut_agent_check_path(
     path: *const c_char,
     len: usize,
 ) -> c_int {
-    let bytes: &[u8] = if path.is_null() {
-        &[]
-    } else {
-        // SAFETY: the caller promises `len` readable bytes.
-        unsafe { core::slice::from_raw_parts(path.cast::<u8>(), len) }
-    };
-    // Decide first, under the lock (the hot path takes no audit slot).
-    let missing = with_tree(|t| {
-        let Some(a) = t.get(aid) else {
-            return Some(CapId::FsRead);
-        };
-        let Some(set) = a.caps.as_deref() else {
-            return access_cap(access).into_iter().flatten().next();
-        };
-        access_cap(access)
-            .into_iter()
-            .flatten()
-            .find(|&cap| !set.contains(cap, bytes))
+    // SAFETY: the caller's promise.
+    let bytes = unsafe { c_bytes(path, len) };
+    check(aid, &access_cap(access), bytes)
+}
+
+/// A rename or hard link by a task of `aid` from `old` to `new` (`exchange`: both ways): both
+/// names need `fs.write` (0 or `-EACCES` with a row, as for [`coconut_agent_check_path`]),
+/// and the file must not gain access by its new name: every access `aid` holds at `new` it
+/// must hold at `old` (both ways for an exchange), else `-EXDEV` without a row, so `mv` falls
+/// back to copy and delete, each checked (Landlock's `refer` rule does the same).
+///
+/// # Safety
+///
+/// `old` and `new` are NULL or point to `old_len` and `new_len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn coconut_agent_check_move(
+    aid: u64,
+    old: *const c_char,
+    old_len: usize,
+    new: *const c_char,
+    new_len: usize,
+    exchange: bool,
+) -> c_int {
+    // SAFETY: the caller's promise.
+    let (old, new) = unsafe { (c_bytes(old, old_len), c_bytes(new, new_len)) };
+    let write = access_cap(ACCESS_WRITE);
+    for name in [old, new] {
+        let r = check(aid, &write, name);
+        if r != 0 {
+            return r;
+        }
+    }
+    let widens = with_tree(|t| {
+        let (at_old, at_new) = (held_access(t, aid, old), held_access(t, aid, new));
+        at_new & !at_old != 0 || (exchange && at_old & !at_new != 0)
     });
-    let Some(cap) = missing else {
-        return 0;
-    };
-    deny(aid, cap, bytes);
-    -(bindings::EACCES as c_int)
+    if widens {
+        -(bindings::EXDEV as c_int)
+    } else {
+        0
+    }
+}
+
+/// A connect (or a send to an address) or a bind by a task of `aid` to the IP socket address
+/// `addr` (`10.0.0.1:443`, `[2001:db8::1]:443`): `net.connect` or `net.bind` must cover it; 0,
+/// or `-EACCES` with a `cap_deny` row, as for files.
+///
+/// # Safety
+///
+/// `addr` points to `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn coconut_agent_check_net(
+    aid: u64,
+    bind: bool,
+    addr: *const c_char,
+    len: usize,
+) -> c_int {
+    // SAFETY: the caller's promise.
+    let bytes = unsafe { c_bytes(addr, len) };
+    let cap = if bind { CapId::NetBind } else { CapId::NetConnect };
+    check(aid, &[Some(cap)], bytes)
 }
 
 /// Records a denial: the `cap_deny` row and the deny window's state change.
