@@ -20,8 +20,8 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context, Result};
 use coconut_abi::Errno;
-use coconut_qemu::protocol::{parse_bench, BenchFigure, BENCH_DONE};
-use coconut_qemu::{boot, detect_accel, tail, Vm};
+use coconut_qemu::protocol::{parse_bench, BenchFigure, BenchLog, BENCH_DONE};
+use coconut_qemu::{boot, detect_accel, tail, Accel, Vm};
 
 use crate::setup::{self, Need};
 use crate::stage::{self, Pipeline};
@@ -217,7 +217,7 @@ fn host_report(estimates: &[Estimate]) -> Vec<String> {
 /// Fails if the guest did not finish, a line is malformed, or a timed call returned something
 /// other than what the guest expected of it (the figure would time a different path).
 fn run_vm(args: &Args) -> Result<()> {
-    let mut p = Pipeline::new("bench --vm", 4);
+    let mut p = Pipeline::new("bench --vm", 5);
     p.stage("host tools", || {
         setup::ensure(&[Need::Kernel, Need::Initramfs, Need::Qemu], true)
     })?;
@@ -226,59 +226,92 @@ fn run_vm(args: &Args) -> Result<()> {
     })?;
     let initrd = p.stage("initramfs", || initramfs::run(&initramfs::Args {}))?;
     let log_dir = paths::target().join("vm-logs");
-    let (accel, bench) = p.stage("boot and measure", || {
+    let (accel, mut bench) = p.stage("boot and measure", || {
         let accel = detect_accel(&bzimage, &initrd, &log_dir.join("kvm-probe"))?;
-        let mut vm = Vm::new(&bzimage, &initrd, accel);
-        vm.append = "coconut.bench=1".into();
-        let log = log_dir.join("bench.log");
-        let run = boot(&vm, &log, BENCH_DONE, Duration::from_secs(600))?;
-        let bench = parse_bench(&run.lines);
-        let mut problems = Vec::new();
-        if !bench.done {
-            problems.push("the guest did not finish its benchmarks".to_string());
-        }
-        problems.extend(
-            bench
-                .errors
-                .iter()
-                .map(|e| format!("the guest cannot measure: {e}")),
-        );
-        problems.extend(
-            bench
-                .malformed
-                .iter()
-                .map(|l| format!("malformed line `{l}`")),
-        );
-        for f in bench.figures.iter().filter(|f| f.p50_ns == 0) {
-            problems.push(format!(
-                "{}: a p50 of 0 ns is below the guest clock's resolution",
-                f.name
-            ));
-        }
-        for f in bench.figures.iter().filter(|f| f.unexpected > 0) {
-            problems.push(format!(
-                "{}: {} of {} calls did not return {}",
-                f.name, f.unexpected, f.calls, f.returns
-            ));
-        }
-        if bench.figures.is_empty() && bench.errors.is_empty() {
-            problems.push("the guest printed no figure".into());
-        }
-        if !problems.is_empty() {
-            bail!(
-                "{}; serial log {}, tail:\n{}",
-                problems.join("; "),
-                log.display(),
-                tail(&run.lines, 15)
-            );
-        }
+        let bench = bench_boot(
+            &bzimage,
+            &initrd,
+            accel,
+            "coconut.bench=1",
+            &log_dir.join("bench.log"),
+        )?;
         Ok((accel, bench))
     })?;
+    // The anchor of the LSM's overhead: the same kernel booted with `lsm=` leaving coconut out.
+    let bare = p.stage("boot without the coconut LSM and measure", || {
+        bench_boot(
+            &bzimage,
+            &initrd,
+            accel,
+            &format!("coconut.bench=bare lsm={LSM_WITHOUT_COCONUT}"),
+            &log_dir.join("bench-bare.log"),
+        )
+    })?;
+    bench.figures.extend(bare.figures);
     p.finish();
     for line in vm_report(accel.name(), &bench.figures) {
         println!("{line}");
     }
     Ok(())
+}
+
+/// The kernel's LSM order (`CONFIG_LSM` of kernel/configs/qemu.config) without coconut.
+const LSM_WITHOUT_COCONUT: &str = "landlock,lockdown,yama,bpf";
+
+/// One benchmark boot with `append` on the command line: its figures, or why they cannot be
+/// trusted (the guest did not finish, could not measure, printed a malformed line, a p50 of
+/// 0 ns, or a call that took another path than expected).
+fn bench_boot(
+    bzimage: &Path,
+    initrd: &Path,
+    accel: Accel,
+    append: &str,
+    log: &Path,
+) -> Result<BenchLog> {
+    let mut vm = Vm::new(bzimage, initrd, accel);
+    vm.append = append.into();
+    let run = boot(&vm, log, BENCH_DONE, Duration::from_secs(600))?;
+    let bench = parse_bench(&run.lines);
+    let mut problems = Vec::new();
+    if !bench.done {
+        problems.push("the guest did not finish its benchmarks".to_string());
+    }
+    problems.extend(
+        bench
+            .errors
+            .iter()
+            .map(|e| format!("the guest cannot measure: {e}")),
+    );
+    problems.extend(
+        bench
+            .malformed
+            .iter()
+            .map(|l| format!("malformed line `{l}`")),
+    );
+    for f in bench.figures.iter().filter(|f| f.p50_ns == 0) {
+        problems.push(format!(
+            "{}: a p50 of 0 ns is below the guest clock's resolution",
+            f.name
+        ));
+    }
+    for f in bench.figures.iter().filter(|f| f.unexpected > 0) {
+        problems.push(format!(
+            "{}: {} of {} calls did not return {}",
+            f.name, f.unexpected, f.calls, f.returns
+        ));
+    }
+    if bench.figures.is_empty() && bench.errors.is_empty() {
+        problems.push("the guest printed no figure".into());
+    }
+    if !problems.is_empty() {
+        bail!(
+            "{} ({append}); serial log {}, tail:\n{}",
+            problems.join("; "),
+            log.display(),
+            tail(&run.lines, 15)
+        );
+    }
+    Ok(bench)
 }
 
 /// The reference of the in-guest figures.
@@ -315,6 +348,45 @@ fn vm_report(accel: &str, figures: &[BenchFigure]) -> Vec<String> {
     }
     out.extend(audit_report(accel, figures));
     out.extend(agent_report(accel, figures));
+    out.extend(lsm_report(accel, figures));
+    out
+}
+
+/// The coconut LSM's overhead on the two mediated loops: a member of an agent (the full check)
+/// and a:00000 (the early return) against the boot without the LSM (goal: at most 1.03x).
+fn lsm_report(accel: &str, figures: &[BenchFigure]) -> Vec<String> {
+    let get = |name: &str| figures.iter().find(|f| f.name == name).map(|f| f.p50_ns);
+    let mut out = Vec::new();
+    for (call, what) in [
+        ("open_close", "open+close of a tmpfs file"),
+        (
+            "udp_connect",
+            "UDP connect to 127.0.0.1 (route lookup, no packet)",
+        ),
+    ] {
+        let bare = get(&format!("lsm_{call}_nolsm"));
+        let root = get(&format!("lsm_{call}_a00000"));
+        let agent = get(&format!("lsm_{call}_agent"));
+        let (Some(bare), Some(root), Some(agent)) = (bare, root, agent) else {
+            out.push(format!(
+                "vm[{accel}] coconut LSM, {what}: not measured (a figure is missing)"
+            ));
+            continue;
+        };
+        let ratio = |ours: u64| {
+            (ours * 100)
+                .checked_div(bare)
+                .map_or("n/a".to_string(), |r| {
+                    format!("{}.{:02}x", r / 100, r % 100)
+                })
+        };
+        out.push(format!(
+            "vm[{accel}] coconut LSM, {what}: {bare} ns without it (lsm={LSM_WITHOUT_COCONUT}); \
+             a:00000 {root} ns ({}), an agent holding the capability {agent} ns ({}) (goal <= 1.03x)",
+            ratio(root),
+            ratio(agent)
+        ));
+    }
     out
 }
 

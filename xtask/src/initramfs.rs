@@ -27,7 +27,8 @@ fn init_script() -> String {
     format!(
         r#"#!/bin/busybox sh
 # Coconut OS test initramfs: mount the pseudo filesystems, then run the in-guest tests
-# (coconut.test=1), benchmarks (coconut.bench=1) or a demo (coconut.demo=NAME), answer the
+# (coconut.test=1), benchmarks (coconut.bench=1; coconut.bench=bare: the LSM loops only)
+# or a demo (coconut.demo=NAME), answer the
 # KVM probe (coconut.probe=1), or give a shell.
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin:/usr/bin
@@ -42,6 +43,9 @@ mount -t agentfs agentfs /agent || echo "coconut: agentfs did not mount: the ker
 case " $(cat /proc/cmdline) " in
   *" coconut.probe=1 "*)
     echo "{PROBE_OK}"
+    reboot -f ;;
+  *" coconut.bench=bare "*)
+    /bin/coconut-guest-tests --bench-bare
     reboot -f ;;
   *" coconut.bench=1 "*)
     /bin/coconut-guest-tests --bench

@@ -113,6 +113,7 @@ fn child_action(action: &str, arg: Option<&str>) -> Result<(), String> {
         }
         "fuzz" => crate::fuzz::child(arg),
         "confine" => crate::confine::child(),
+        "bench-lsm" => crate::lsmbench::child(),
         _ => crate::team::child_action(action, arg),
     }
 }

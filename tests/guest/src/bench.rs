@@ -32,7 +32,7 @@ fn now_ns() -> u64 {
 }
 
 /// Times `f` in batches and checks each result against `want`; `returns` names `want`.
-fn measure(
+pub(crate) fn measure(
     name: &str,
     want: Result<i64, i32>,
     returns: String,
@@ -77,7 +77,7 @@ const CLOCKSOURCE: &str = "/sys/devices/system/clocksource/clocksource0/current_
 /// Why `CLOCK_MONOTONIC` cannot time a batch in this boot, if it cannot: when QEMU runs on a
 /// busy host the kernel can fail to calibrate the TSC and fall back to the jiffies clocksource,
 /// whose ticks are milliseconds long, so every batch would read as 0 ns.
-fn clock_unusable() -> Option<String> {
+pub(crate) fn clock_unusable() -> Option<String> {
     match std::fs::read_to_string(CLOCKSOURCE) {
         Err(e) => Some(format!("cannot read {CLOCKSOURCE}: {e}")),
         Ok(s) if s.contains("jiffies") => Some(format!(
@@ -136,6 +136,10 @@ pub fn run() -> i32 {
     match agent_figures() {
         Ok(more) => figures.extend(more),
         Err(why) => println!("{}", bench_error_line(&format!("agent benchmarks: {why}"))),
+    }
+    match crate::lsmbench::with_coconut() {
+        Ok(more) => figures.extend(more),
+        Err(why) => println!("{}", bench_error_line(&format!("LSM benchmarks: {why}"))),
     }
     println!("coconut-bench: the kernel audit anchor (open+close with one audit rule)");
     match crate::kaudit::figures(|name, want, returns, f| measure(name, want, returns, f)) {

@@ -5,7 +5,8 @@
 //! console in the protocol of `coconut_qemu::protocol` (`ok`/`fail` per test, then a `done`
 //! line with the counts); it exits 0 only if every test passed, and `/init` prints that exit
 //! status in a protocol line of its own. `--list` prints the test names, one per line, so the
-//! host knows which results to expect; `--bench` runs the microbenchmarks instead (`bench.rs`),
+//! host knows which results to expect; `--bench` runs the microbenchmarks instead (`bench.rs`; `--bench-bare` the LSM's
+//! two loops only, in a boot without the coconut LSM, `lsmbench.rs`),
 //! `--demo NAME` a scenario told on the console (`team.rs`, `cargo xtask demo`).
 //! A panicking test is reported as a failure; the runner goes on with the next one.
 
@@ -17,6 +18,7 @@ mod confine;
 mod fuzz;
 mod kaudit;
 mod kernel;
+mod lsmbench;
 mod syscalls;
 mod team;
 mod wrappers;
@@ -76,6 +78,9 @@ fn main() {
             }
         };
         std::process::exit(code);
+    }
+    if args.iter().any(|a| a == "--bench-bare") {
+        std::process::exit(lsmbench::bare());
     }
     if args.iter().any(|a| a == "--bench") {
         std::process::exit(bench::run());
