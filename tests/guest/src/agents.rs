@@ -114,6 +114,7 @@ fn child_action(action: &str, arg: Option<&str>) -> Result<(), String> {
         "fuzz" => crate::fuzz::child(arg),
         "confine" => crate::confine::child(),
         "bench-lsm" => crate::lsmbench::child(),
+        "prop-coordinator" => crate::property::child(),
         _ => crate::team::child_action(action, arg),
     }
 }

@@ -19,6 +19,7 @@ mod fuzz;
 mod kaudit;
 mod kernel;
 mod lsmbench;
+mod property;
 mod syscalls;
 mod team;
 mod wrappers;
@@ -55,6 +56,7 @@ fn tests() -> Vec<Test> {
     all.extend(wrappers::tests());
     all.extend(agents::tests());
     all.extend(confine::tests());
+    all.extend(property::tests());
     all.extend(team::tests());
     all.extend(cli::tests());
     all.extend(fuzz::tests());
