@@ -20,6 +20,7 @@ mod kaudit;
 mod kernel;
 mod lsmbench;
 mod property;
+mod storm;
 mod syscalls;
 mod team;
 mod wrappers;
@@ -57,6 +58,7 @@ fn tests() -> Vec<Test> {
     all.extend(agents::tests());
     all.extend(confine::tests());
     all.extend(property::tests());
+    all.extend(storm::tests());
     all.extend(team::tests());
     all.extend(cli::tests());
     all.extend(fuzz::tests());

@@ -27,7 +27,7 @@ pub fn tests() -> Vec<Test> {
 }
 
 /// The capabilities the steps draw from: overlapping scopes, so coverage is exercised.
-const UNIVERSE: [&str; 10] = [
+pub(crate) const UNIVERSE: [&str; 10] = [
     "fs.read:/tmp/p/*",
     "fs.read:/tmp/p/a/*",
     "fs.read:/tmp/p/a/x",
@@ -63,7 +63,7 @@ fn caps_of(aid: u64) -> Result<Vec<String>, String> {
     Ok(text.lines().map(str::to_owned).collect())
 }
 
-fn is_live(aid: u64) -> bool {
+pub(crate) fn is_live(aid: u64) -> bool {
     std::fs::read_to_string(format!("/agent/a:{aid:05}/status"))
         .is_ok_and(|s| !s.starts_with("TERMINATED"))
 }
@@ -79,15 +79,15 @@ fn covered(held: &[String], want: &str) -> bool {
 
 /// The coordinator: a member of an agent that spawns children on request (`spawn <hex
 /// manifest> <hex capset>` on stdin, the AID or `err <errno>` on stdout).
-struct Coordinator {
-    aid: u64,
-    pid: i32,
-    to: std::fs::File,
+pub(crate) struct Coordinator {
+    pub(crate) aid: u64,
+    pub(crate) pid: i32,
+    pub(crate) to: std::fs::File,
     from: BufReader<std::fs::File>,
 }
 
 impl Coordinator {
-    fn start() -> Result<Coordinator, String> {
+    pub(crate) fn start() -> Result<Coordinator, String> {
         let mut caps: Vec<&str> = UNIVERSE.to_vec();
         caps.push("agent.spawn");
         let m = manifest(
@@ -105,7 +105,7 @@ impl Coordinator {
         })
     }
 
-    fn spawn(&mut self, m: &[u8], caps: &[u8]) -> Result<Result<u64, i32>, String> {
+    pub(crate) fn spawn(&mut self, m: &[u8], caps: &[u8]) -> Result<Result<u64, i32>, String> {
         writeln!(self.to, "spawn {} {}", hex(m), hex(caps)).map_err(|e| e.to_string())?;
         let mut line = String::new();
         self.from
@@ -325,6 +325,34 @@ fn one_step(
         _ => "nothing".into(),
     };
     Ok(what)
+}
+
+/// The subset rule for one agent, its parent read from its status (`parent=a:NNNNN`):
+/// nothing to check for a terminated agent or a child of a:00000.
+pub(crate) fn check_one(aid: u64) -> Result<(), String> {
+    let Ok(status) = std::fs::read_to_string(format!("/agent/a:{aid:05}/status")) else {
+        return Ok(());
+    };
+    if status.starts_with("TERMINATED") {
+        return Ok(());
+    }
+    let parent = status
+        .lines()
+        .find_map(|l| l.strip_prefix("parent=")?.parse::<Aid>().ok())
+        .ok_or_else(|| format!("a:{aid:05} status names no parent: {status:?}"))?
+        .get();
+    if parent == 0 {
+        return Ok(());
+    }
+    let held = caps_of(parent)?;
+    for entry in caps_of(aid)? {
+        if !covered(&held, &entry) {
+            return Err(format!(
+                "a:{aid:05} holds {entry}, which its parent a:{parent:05} ({held:?}) does not cover"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The subset rule over every live agent of the run.
