@@ -46,7 +46,7 @@ mod detail;
 mod error;
 mod event;
 mod flood;
-mod hex;
+pub mod hex;
 mod json;
 mod latency;
 mod merkle;

@@ -1166,21 +1166,8 @@ fn parse_seed_line(text: &[u8]) -> Option<(c_int, [u8; 16])> {
         _ => return None,
     };
     let hex = rest.strip_prefix(b"machine=")?;
-    if hex.len() != 32 {
-        return None;
-    }
     let mut id = [0u8; 16];
-    let mut digits = hex;
-    for b in id.iter_mut() {
-        let ([h, l], tail) = digits.split_first_chunk::<2>()?;
-        let nib = |c: u8| match c {
-            b'0'..=b'9' => Some(c.wrapping_sub(b'0')),
-            b'a'..=b'f' => Some(c.wrapping_sub(b'a').wrapping_add(10)),
-            _ => None,
-        };
-        *b = (nib(*h)? << 4) | nib(*l)?;
-        digits = tail;
-    }
+    coconut_audit::hex::decode_into(hex, &mut id)?;
     Some((kind, id))
 }
 
@@ -1265,19 +1252,8 @@ pub unsafe extern "C" fn coconut_audit_load_seed(
 
 /// The 32 lowercase hex digits of a machine id.
 fn machine_hex(id: &[u8; 16]) -> [u8; 32] {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let digit = |n: u8| DIGITS.get(usize::from(n)).copied().unwrap_or(b'0');
     let mut out = [0u8; 32];
-    let mut rest: &mut [u8] = &mut out;
-    for b in id {
-        // A byte loop over `split_first_chunk_mut`: `chunks_exact` brings a division panic.
-        let Some(([hi, lo], tail)) = rest.split_first_chunk_mut::<2>() else {
-            break;
-        };
-        *hi = digit(b >> 4);
-        *lo = digit(b & 0x0f);
-        rest = tail;
-    }
+    coconut_audit::hex::encode_into(id, &mut out);
     out
 }
 
