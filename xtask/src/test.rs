@@ -114,7 +114,12 @@ pub fn run(args: &Args) -> Result<()> {
                 .env("COCONUT_INITRAMFS", &initrd)
                 .env("COCONUT_GUEST_TESTS", &runner)
                 .env("COCONUT_VM_LOG_DIR", paths::target().join("vm-logs"));
-            let mut append = Vec::new();
+            // COCONUT_VM_APPEND from the environment (`coconut.prop_ops=N`, ...) goes first.
+            let mut append: Vec<String> = std::env::var("COCONUT_VM_APPEND")
+                .ok()
+                .filter(|a| !a.trim().is_empty())
+                .into_iter()
+                .collect();
             if let Some(n) = args.fuzz_calls {
                 append.push(format!("coconut.fuzz_calls={n}"));
             }

@@ -8,7 +8,8 @@
 //! - a granted capability missing right after the grant succeeded.
 //!
 //! The run is reproducible: the seed is printed and `coconut.prop_seed=<n>` replays it;
-//! `coconut.prop_ops=<n>` sets the number of steps (default 10 000; the `debug` kernel 100 000).
+//! `coconut.prop_ops=<n>` sets the number of steps (default 10 000; the `debug` kernel 2000, where a
+//! step costs about 50 times more, ~100 ms: it reads every agent's files back).
 
 use std::io::{BufRead, BufReader, Write};
 
@@ -157,7 +158,7 @@ fn run() -> Result<(), String> {
     let debug = crate::kernel::config()?
         .lines()
         .any(|l| l == "CONFIG_KASAN=y");
-    let ops = cmdline_u64("coconut.prop_ops").unwrap_or(if debug { 100_000 } else { 10_000 });
+    let ops = cmdline_u64("coconut.prop_ops").unwrap_or(if debug { 2000 } else { 10_000 });
     let seed = cmdline_u64("coconut.prop_seed").unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -172,7 +173,14 @@ fn run() -> Result<(), String> {
     }];
     let mut counts = [[0u64; 2]; 7];
     let mut result = Ok(());
+    let started = std::time::Instant::now();
     for step in 0..ops {
+        if step > 0 && step % 1000 == 0 {
+            println!(
+                "coconut-prop: {step} steps, {} s",
+                started.elapsed().as_secs()
+            );
+        }
         let r = one_step(&mut rng, &mut coord, &mut nodes, &mut counts)
             .and_then(|what| check(&nodes).map_err(|e| format!("after {what}: {e}")));
         if let Err(e) = r {

@@ -23,7 +23,7 @@ pub fn tests() -> Vec<Test> {
 }
 
 const THREADS: u64 = 4;
-/// Steps per thread (the `debug` kernel: ten times more).
+/// Steps per thread (the `debug` kernel: three times more).
 const STEPS: u64 = 600;
 /// Agents alive at once, at most (a whole-agent revocation when over).
 const LIVE_MAX: usize = 32;
@@ -39,7 +39,7 @@ fn run() -> Result<(), String> {
     let debug = crate::kernel::config()?
         .lines()
         .any(|l| l == "CONFIG_KASAN=y");
-    let steps = if debug { STEPS * 10 } else { STEPS };
+    let steps = if debug { STEPS * 3 } else { STEPS };
     let lost_before = lost()?;
     // A coordinator agent spawns grandchildren for the workers while they grant and revoke
     // around it (it is never revoked whole until the end).
